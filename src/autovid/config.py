@@ -1,0 +1,42 @@
+"""Configuration from the environment (seed contract §2), read with pydantic-settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Limits(BaseSettings):
+    """Input limits. Each is an environment variable with a documented default."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    max_request_body_bytes: int = Field(default=256 * 1024, alias="MAX_REQUEST_BODY_BYTES")
+    max_timeline_events: int = Field(default=500, alias="MAX_TIMELINE_EVENTS")
+    max_tts_chars: int = Field(default=3000, alias="MAX_TTS_CHARS")
+    max_playlist_items: int = Field(default=50, alias="MAX_PLAYLIST_ITEMS")
+    max_asset_bytes: int = Field(default=2 * 1024**3, alias="MAX_ASSET_BYTES")
+    max_video_seconds: float = Field(default=600.0, alias="MAX_VIDEO_SECONDS")
+    max_video_pixels: int = Field(default=3840 * 2160, alias="MAX_VIDEO_PIXELS")
+    allow_http_webhooks: bool = Field(default=False, alias="ALLOW_HTTP_WEBHOOKS")
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        return cls()
+
+
+class Settings(BaseSettings):
+    """Where the job lives. Names follow the seed contract."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    jobs_table: str = Field(default="", alias="DYNAMODB_JOBS_TABLE")
+    job_queue_url: str = Field(default="", alias="SQS_JOB_QUEUE_URL")
+    bucket_name: str = Field(default="", alias="S3_BUCKET_NAME")
+    jobs_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="DYNAMODB_JOBS_TTL_SECONDS")
+    presigned_url_expiration: int = Field(default=86400, alias="S3_PRESIGNED_URL_EXPIRATION")
+    cors_allow_origin: str = Field(default="", alias="CORS_ALLOW_ORIGIN")
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls()

@@ -1,0 +1,111 @@
+"""Typed error taxonomy shared by the API, the render engine and the workflow steps.
+
+Permanent versus transient is decided by type, never by message text:
+
+* ``PermanentError``: retrying cannot help (bad input, missing asset, invalid voice).
+* ``TransientError``: a retry may succeed (timeouts, throttling, 5xx, connection resets).
+
+Step Functions matches ``ErrorEquals`` on the exception class name, so workflow steps
+raise these through :func:`as_step_error`, which keeps the specific class in the message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class AutoVidError(Exception):
+    """Base class for every error the service raises on purpose."""
+
+    def __init__(self, message: str, *, field: str | None = None, asset_id: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.asset_id = asset_id
+
+
+# --- permanent -------------------------------------------------------------------------
+
+
+class PermanentError(AutoVidError):
+    """Retrying will not help."""
+
+
+class InvalidAssetError(PermanentError):
+    """The asset is not decodable media, or breaks a media limit."""
+
+
+class AssetNotFoundError(PermanentError):
+    """The asset does not exist (HTTP 404, S3 NoSuchKey)."""
+
+
+class AssetTooLargeError(PermanentError):
+    """The asset is larger than the configured size cap."""
+
+
+class ForbiddenSourceError(PermanentError):
+    """The source URL points at an address or bucket we refuse to fetch from."""
+
+
+class InvalidVoiceError(PermanentError):
+    """The TTS voice, engine or language combination is not supported."""
+
+
+class InvalidSpecError(PermanentError):
+    """The job spec is invalid; ``errors`` lists every field error."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        summary = "; ".join(str(e) for e in errors[:5])
+        more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+        super().__init__(f"invalid job spec: {summary}{more}")
+
+
+# --- transient -------------------------------------------------------------------------
+
+
+class TransientError(AutoVidError):
+    """A retry may succeed."""
+
+
+class DownloadTimeoutError(TransientError):
+    """A fetch timed out or the connection was reset."""
+
+
+class UpstreamUnavailableError(TransientError):
+    """A dependency answered 5xx, throttled us, or S3 said SlowDown."""
+
+
+# --- job records -----------------------------------------------------------------------
+
+
+class JobNotFoundError(AutoVidError):
+    """No job record with that id."""
+
+
+class InvalidTransitionError(AutoVidError):
+    """A status change the transition table does not allow (the record is unchanged)."""
+
+    def __init__(self, job_id: str, current: str | None, new: str):
+        self.job_id = job_id
+        self.current = current
+        self.new = new
+        super().__init__(f"job {job_id}: transition {current} -> {new} is not allowed")
+
+
+class JobAlreadyExistsError(AutoVidError):
+    """A record with that id already exists."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One validation problem: a field path and the reason."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}

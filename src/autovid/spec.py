@@ -1,0 +1,421 @@
+"""The job spec: pydantic models, cross-field rules and the submit-time limits.
+
+``parse_spec(raw)`` returns a :class:`JobSpec` or raises :class:`InvalidSpecError` listing
+every problem at once, each with its field path (``timeline[3].data.assetId``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from autovid.config import Limits
+from autovid.errors import FieldError, InvalidSpecError
+
+LOCAL_SOURCE_HINT = "`autovid submit SPEC.json` uploads local files and rewrites them to s3:// URIs"
+
+_X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
+_BITRATE = re.compile(r"^[1-9][0-9]{0,5}(\.[0-9]+)?[kKmM]?$")
+_ASSET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_source(value: str) -> str:
+    scheme = urlsplit(value).scheme.lower()
+    if scheme == "s3":
+        parts = urlsplit(value)
+        if not parts.netloc or not parts.path.strip("/"):
+            raise ValueError("s3 source must look like s3://bucket/key")
+        return value
+    if scheme == "https":
+        if not urlsplit(value).hostname:
+            raise ValueError("https source has no host")
+        return value
+    raise ValueError(f"unsupported source {value!r}: the API accepts s3:// and https:// only; {LOCAL_SOURCE_HINT}")
+
+
+def _check_asset_id(value: str) -> str:
+    if not _ASSET_ID.match(value):
+        raise ValueError("must be 1-64 characters of letters, digits, '_', '.' or '-', starting with a letter or digit")
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Source = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_check_source)]
+AssetId = Annotated[str, AfterValidator(_check_asset_id)]
+Volume = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(_finite)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=False)
+
+
+class JobInfo(_Model):
+    project_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = Field(
+        default=None, alias="projectId"
+    )
+    title: Annotated[str, StringConstraints(max_length=200)] | None = None
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(
+        default_factory=list, max_length=10
+    )
+
+
+class VideoAsset(_Model):
+    id: AssetId
+    source: Source
+    volume: Volume = 0.0
+
+
+class AudioAsset(_Model):
+    id: AssetId
+    source: Source
+
+
+class Assets(_Model):
+    video: VideoAsset
+    audio: list[AudioAsset] = Field(default_factory=list)
+
+
+class BackgroundMusic(_Model):
+    playlist: list[AssetId] = Field(min_length=1)
+    loop: bool = True
+    volume: Volume = 0.3
+    crossfade_duration: Seconds = Field(default=2.0, alias="crossfadeDuration")
+
+
+class ProviderConfig(_Model):
+    voice_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(default="Joanna", alias="voiceId")
+    engine: Literal["standard", "neural", "long-form", "generative"] = "standard"
+    language_code: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None = Field(
+        default=None, alias="languageCode"
+    )
+    text_type: Literal["text", "ssml"] = Field(default="text", alias="textType")
+
+
+class TtsData(_Model):
+    text: Annotated[str, StringConstraints(min_length=1)]
+    provider: Literal["aws-polly", "espeak-ng"] = "aws-polly"
+    provider_config: ProviderConfig = Field(default_factory=ProviderConfig, alias="providerConfig")
+    volume: Volume = 1.0
+    ducking_level: Volume | None = Field(default=None, alias="duckingLevel")
+    ducking_fade_duration: Seconds = Field(default=0.5, alias="duckingFadeDuration")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class AudioData(_Model):
+    asset_id: AssetId = Field(alias="assetId")
+    volume: Volume = 0.5
+    ducking_level: Volume | None = Field(default=None, alias="duckingLevel")
+    ducking_fade_duration: Seconds = Field(default=0.5, alias="duckingFadeDuration")
+
+
+class TtsEvent(_Model):
+    type: Literal["tts"]
+    start: Seconds
+    data: TtsData
+
+
+class AudioEvent(_Model):
+    type: Literal["audio"]
+    start: Seconds
+    data: AudioData
+
+
+TimelineEvent = Annotated[TtsEvent | AudioEvent, Field(discriminator="type")]
+
+
+class Encoding(_Model):
+    preset: Literal[_X264_PRESETS] | None = None  # type: ignore[valid-type]
+    bitrate: Annotated[str, StringConstraints(pattern=_BITRATE.pattern)] | None = None
+    audio_bitrate: Annotated[str, StringConstraints(pattern=_BITRATE.pattern)] | None = None
+    fps: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False)] | None = None
+
+    @property
+    def requires_video_encode(self) -> bool:
+        """Preset, bitrate or fps ask for a re-encode; audio_bitrate alone does not."""
+        return any(v is not None for v in (self.preset, self.bitrate, self.fps))
+
+
+class Output(_Model):
+    destination: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    encoding: Encoding = Field(default_factory=Encoding)
+
+    @field_validator("destination")
+    @classmethod
+    def _s3_prefix(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ValueError(
+                "must be an s3:// prefix such as s3://bucket/path/; `autovid submit` keeps a local "
+                "destination on the client and downloads the result there"
+            )
+        if ".." in parts.path.split("/"):
+            raise ValueError("must not contain '..' segments")
+        return value
+
+    @field_validator("filename")
+    @classmethod
+    def _plain_filename(cls, value: str) -> str:
+        if "/" in value or "\\" in value:
+            raise ValueError("must be a plain file name without path separators")
+        if ".." in value:
+            raise ValueError("must not contain '..'")
+        if _CONTROL_CHARS.search(value):
+            raise ValueError("must not contain control characters")
+        if value.strip() in ("", "."):
+            raise ValueError("must not be empty")
+        return value if value.lower().endswith(".mp4") else f"{value}.mp4"
+
+
+_ScalarMetadata = str | bool | int | float
+
+
+class Webhook(_Model):
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    method: Literal["POST", "PUT"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, _ScalarMetadata] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an https:// URL")
+        if parts.scheme == "http" and not Limits.from_env().allow_http_webhooks:
+            raise ValueError("must be an https:// URL (http:// is allowed only when ALLOW_HTTP_WEBHOOKS is set)")
+        return value
+
+    @field_validator("headers", "metadata")
+    @classmethod
+    def _at_most_1kb(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in value.items())
+        if size > 1024:
+            raise ValueError(f"must be at most 1 KB of keys and values (got {size} bytes)")
+        for v in value.values():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError("values must be finite numbers")
+        return value
+
+
+class Notifications(_Model):
+    webhook: Webhook | None = None
+
+
+class JobSpec(_Model):
+    schema_: str | None = Field(default=None, alias="$schema")
+    job_info: JobInfo = Field(default_factory=JobInfo, alias="jobInfo")
+    assets: Assets
+    background_music: BackgroundMusic | None = Field(default=None, alias="backgroundMusic")
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+    output: Output
+    notifications: Notifications | None = None
+
+    def audio_asset(self, asset_id: str) -> AudioAsset:
+        return next(a for a in self.assets.audio if a.id == asset_id)
+
+    def metadata(self) -> dict[str, Any]:
+        """The searchable summary stored beside the spec on the job record."""
+        meta: dict[str, Any] = {"outputFilename": self.output.filename}
+        if self.job_info.project_id is not None:
+            meta["projectId"] = self.job_info.project_id
+        if self.job_info.title is not None:
+            meta["title"] = self.job_info.title
+        if self.job_info.tags:
+            meta["tags"] = list(self.job_info.tags)
+        return meta
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The spec as the user would write it (camelCase keys, defaults filled in)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- validation entry point --------------------------------------------------------------
+
+
+def format_path(loc: tuple[int | str, ...]) -> str:
+    """('timeline', 3, 'tts', 'data', 'assetId') -> 'timeline[3].data.assetId'."""
+    parts = [
+        part
+        for i, part in enumerate(loc)
+        # pydantic inserts the discriminator tag after the event index; users never wrote it.
+        if not (part in ("tts", "audio") and i >= 2 and loc[i - 2] == "timeline" and isinstance(loc[i - 1], int))
+    ]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "is required"
+    if kind == "union_tag_invalid":
+        return f"unknown event type {error.get('input', {}).get('type')!r}: expected 'tts' or 'audio'"
+    if kind == "union_tag_not_found":
+        return "is missing 'type': expected 'tts' or 'audio'"
+    message = error["msg"]
+    return message.removeprefix("Value error, ")
+
+
+def _cross_field_errors(raw: dict[str, Any]) -> list[FieldError]:
+    """Asset ids are unique; playlist ids and assetIds name audio assets. Tolerates bad structure."""
+    errors: list[FieldError] = []
+    assets = raw.get("assets") if isinstance(raw.get("assets"), dict) else {}
+    video = assets.get("video") if isinstance(assets.get("video"), dict) else {}
+    audio = assets.get("audio") if isinstance(assets.get("audio"), list) else []
+
+    seen: dict[str, str] = {}
+    if isinstance(video.get("id"), str):
+        seen[video["id"]] = "assets.video.id"
+    audio_ids: set[str] = set()
+    for i, asset in enumerate(audio):
+        asset_id = asset.get("id") if isinstance(asset, dict) else None
+        if not isinstance(asset_id, str):
+            continue
+        if asset_id in seen:
+            errors.append(
+                FieldError(f"assets.audio[{i}].id", f"duplicate asset id {asset_id!r} (also {seen[asset_id]})")
+            )
+        else:
+            seen[asset_id] = f"assets.audio[{i}].id"
+        audio_ids.add(asset_id)
+
+    music = raw.get("backgroundMusic")
+    if isinstance(music, dict) and isinstance(music.get("playlist"), list):
+        for i, asset_id in enumerate(music["playlist"]):
+            if isinstance(asset_id, str) and asset_id not in audio_ids:
+                errors.append(FieldError(f"backgroundMusic.playlist[{i}]", f"unknown audio asset {asset_id!r}"))
+
+    timeline = raw.get("timeline")
+    if isinstance(timeline, list):
+        for i, event in enumerate(timeline):
+            if not (isinstance(event, dict) and event.get("type") == "audio" and isinstance(event.get("data"), dict)):
+                continue
+            asset_id = event["data"].get("assetId")
+            if isinstance(asset_id, str) and asset_id not in audio_ids:
+                errors.append(FieldError(f"timeline[{i}].data.assetId", f"unknown audio asset {asset_id!r}"))
+    return errors
+
+
+def _limit_errors(raw: dict[str, Any], limits: Limits) -> list[FieldError]:
+    errors: list[FieldError] = []
+    timeline = raw.get("timeline")
+    if isinstance(timeline, list):
+        if len(timeline) > limits.max_timeline_events:
+            errors.append(
+                FieldError("timeline", f"has {len(timeline)} events; the limit is {limits.max_timeline_events}")
+            )
+        else:
+            for i, event in enumerate(timeline):
+                data = event.get("data") if isinstance(event, dict) else None
+                text = data.get("text") if isinstance(data, dict) else None
+                if isinstance(text, str) and len(text) > limits.max_tts_chars:
+                    errors.append(
+                        FieldError(
+                            f"timeline[{i}].data.text",
+                            f"has {len(text)} characters; the limit is {limits.max_tts_chars}",
+                        )
+                    )
+    music = raw.get("backgroundMusic")
+    if isinstance(music, dict) and isinstance(music.get("playlist"), list):
+        if len(music["playlist"]) > limits.max_playlist_items:
+            errors.append(
+                FieldError(
+                    "backgroundMusic.playlist",
+                    f"has {len(music['playlist'])} items; the limit is {limits.max_playlist_items}",
+                )
+            )
+    return errors
+
+
+def parse_spec(raw: Any, limits: Limits | None = None) -> JobSpec:
+    """Validate a decoded JSON body. Raises InvalidSpecError with every field error."""
+    if not isinstance(raw, dict):
+        raise InvalidSpecError([FieldError("", "the job spec must be a JSON object")])
+    limits = limits or Limits.from_env()
+    errors = _limit_errors(raw, limits)
+    if any(e.field == "timeline" for e in errors):
+        # 10,000 events would produce 10,000 errors; the count is the one that matters.
+        raise InvalidSpecError(errors)
+    spec: JobSpec | None = None
+    try:
+        spec = JobSpec.model_validate(raw)
+    except ValidationError as exc:
+        errors.extend(FieldError(format_path(e["loc"]), _message(e)) for e in exc.errors())
+    errors.extend(_cross_field_errors(raw))
+    if errors or spec is None:
+        raise InvalidSpecError(sorted(set(errors), key=lambda e: (e.field, e.message)))
+    return spec
+
+
+def resolve_local_sources(raw: dict[str, Any], resolve: Callable[[str], str]) -> tuple[dict[str, Any], str | None]:
+    """Rewrite every non-URL source with ``resolve`` (for example an upload that returns an
+    ``s3://`` URI). A local ``output.destination`` is removed and returned, so the caller can
+    download the result there; an ``s3://`` destination is left alone."""
+    spec = dict(raw)
+    assets = dict(spec.get("assets") or {})
+    if isinstance(assets.get("video"), dict):
+        video = dict(assets["video"])
+        video["source"] = _resolved(video.get("source"), resolve)
+        assets["video"] = video
+    if isinstance(assets.get("audio"), list):
+        assets["audio"] = [
+            {**a, "source": _resolved(a.get("source"), resolve)} if isinstance(a, dict) else a for a in assets["audio"]
+        ]
+    spec["assets"] = assets
+    local_destination = None
+    output = spec.get("output")
+    if isinstance(output, dict) and isinstance(output.get("destination"), str):
+        if not urlsplit(output["destination"]).scheme:
+            output = dict(output)
+            local_destination = output.pop("destination")
+            spec["output"] = output
+    return spec, local_destination
+
+
+def _resolved(source: Any, resolve: Callable[[str], str]) -> Any:
+    if isinstance(source, str) and not urlsplit(source).scheme:
+        return resolve(source)
+    return source
