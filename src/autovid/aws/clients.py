@@ -1,7 +1,8 @@
-"""boto3 clients and resources, configured from the environment.
+"""boto3 clients, configured from the environment.
 
 Every client honours ``AWS_ENDPOINT_URL`` (boto3 reads it natively), so the same code runs
-against AWS, moto or LocalStack. Retries use botocore's standard mode.
+against AWS, moto or LocalStack. Retries use botocore's standard mode. Clients are
+thread-safe and cached per (service, region, endpoint).
 """
 
 from __future__ import annotations
@@ -16,24 +17,17 @@ from botocore.config import Config
 RETRY_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=60)
 
 
-def _region() -> str:
+def region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 @cache
-def _session_for(region: str, endpoint: str | None) -> boto3.session.Session:
-    return boto3.session.Session(region_name=region)
+def _cached_client(service: str, region_name: str, endpoint: str | None) -> Any:
+    return boto3.session.Session(region_name=region_name).client(
+        service, config=RETRY_CONFIG, endpoint_url=endpoint or None
+    )
 
 
-def client(service: str, config: Config | None = None) -> Any:
-    """A client for ``service`` in the deployment's region."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    session = _session_for(_region(), endpoint)
-    return session.client(service, config=config or RETRY_CONFIG, endpoint_url=endpoint or None)
-
-
-def resource(service: str) -> Any:
-    """A resource-layer object (used for DynamoDB, which converts types for us)."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    session = _session_for(_region(), endpoint)
-    return session.resource(service, config=RETRY_CONFIG, endpoint_url=endpoint or None)
+def client(service: str) -> Any:
+    """A client for ``service`` in the deployment's region, at ``AWS_ENDPOINT_URL`` if set."""
+    return _cached_client(service, region(), os.environ.get("AWS_ENDPOINT_URL"))
