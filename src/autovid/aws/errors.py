@@ -1,0 +1,47 @@
+"""Map botocore errors onto the domain's permanent/transient taxonomy by code and status."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from botocore.exceptions import ClientError
+
+from autovid.errors import PermanentError, UpstreamUnavailableError
+
+# The throttling codes botocore's standard retry mode treats as retryable.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+
+
+class AwsRequestError(PermanentError):
+    """AWS refused the request for a reason a retry will not fix."""
+
+
+def is_transient(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in THROTTLING_CODES or status >= 500
+
+
+def raise_for_client_error(exc: ClientError, operation: str) -> NoReturn:
+    code = exc.response.get("Error", {}).get("Code", "Unknown")
+    message = exc.response.get("Error", {}).get("Message", "")
+    if is_transient(exc):
+        raise UpstreamUnavailableError(f"{operation} failed ({code}): {message}") from exc
+    raise AwsRequestError(f"{operation} failed ({code}): {message}") from exc
