@@ -40,3 +40,25 @@ class Settings(BaseSettings):
     @classmethod
     def from_env(cls) -> Settings:
         return cls()
+
+
+class RenderSettings(BaseSettings):
+    """Render engine knobs: asset fetching and text-to-speech."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    # Overrides every event's `provider` (e.g. "espeak-ng" for offline runs); logged when it applies.
+    tts_provider: str | None = Field(default=None, alias="TTS_PROVIDER")
+    # Directory shared between jobs for synthesized speech; empty means a per-job cache in the work dir.
+    tts_cache_dir: str = Field(default="", alias="TTS_CACHE_DIR")
+    # Local mode and tests only: lets https/http fetches reach 127.0.0.0/8 and ::1.
+    allow_loopback_fetch: bool = Field(default=False, alias="ALLOW_LOOPBACK_FETCH")
+    fetch_connect_timeout_seconds: float = Field(default=10.0, alias="FETCH_CONNECT_TIMEOUT_SECONDS")
+    fetch_read_timeout_seconds: float = Field(default=30.0, alias="FETCH_READ_TIMEOUT_SECONDS")
+    # Wall-clock cap for one download, so a server that drips bytes cannot hold the job forever.
+    fetch_total_timeout_seconds: float = Field(default=900.0, alias="FETCH_TOTAL_TIMEOUT_SECONDS")
+    fetch_max_redirects: int = Field(default=5, alias="FETCH_MAX_REDIRECTS")
+
+    @classmethod
+    def from_env(cls) -> RenderSettings:
+        return cls()
