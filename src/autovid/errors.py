@@ -51,6 +51,22 @@ class InvalidVoiceError(PermanentError):
     """The TTS voice, engine or language combination is not supported."""
 
 
+class AssetAccessDeniedError(PermanentError):
+    """The source refused us the asset (HTTP 401/403, S3 AccessDenied)."""
+
+
+class AssetFetchError(PermanentError):
+    """The source answered with a client error other than not-found or access-denied."""
+
+
+class InvalidTtsRequestError(PermanentError):
+    """The TTS provider rejected the text itself (invalid SSML, text too long)."""
+
+
+class RenderFailedError(PermanentError):
+    """ffmpeg could not produce the output from inputs that probed as valid."""
+
+
 class InvalidSpecError(PermanentError):
     """The job spec is invalid; ``errors`` lists every field error."""
 
