@@ -92,6 +92,10 @@ class UpstreamUnavailableError(TransientError):
     """A dependency answered 5xx, throttled us, or S3 said SlowDown."""
 
 
+class QueueUnavailableError(TransientError):
+    """The job was recorded but could not be queued; it was marked failed."""
+
+
 # --- job records -----------------------------------------------------------------------
 
 

@@ -1,0 +1,40 @@
+# auto-vid developer commands. Each target builds the pinned virtualenv it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help venv lint test demo build clean
+
+help:
+	@echo "make test   - build the venv, run the linters and the whole test suite"
+	@echo "make demo   - build the venv and run a job end to end on the local runtime"
+	@echo "make build  - sam build (needs python3.12 on PATH) and print each function's unzipped size"
+
+$(BIN)/.installed: requirements/dev.txt requirements/constraints.txt src/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+lint: $(BIN)/.installed $(SAM_VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --template template.yaml
+	@if ls statemachine/*.asl.json >/dev/null 2>&1; then $(BIN)/statelint statemachine/*.asl.json; fi
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,42 @@
+"""GET /jobs/{jobId} (alias GET /status/{jobId}): the job's status, output and history."""
+
+from http import HTTPStatus
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from autovid.api import RequestError, create_resolver, json_response, refuse_other_methods
+from autovid.aws.jobs import JobsTable
+from autovid.config import Settings
+from autovid.errors import FieldError
+from autovid.records import JobResponse, is_job_id
+from autovid.status import JobStatusManager
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = create_resolver(logger)
+
+
+@app.get("/jobs/<jobId>")
+@app.get("/status/<jobId>")
+@tracer.capture_method
+def get_job(jobId: str) -> Response:  # noqa: N803 - the path parameter's name
+    if not is_job_id(jobId):
+        raise RequestError(HTTPStatus.BAD_REQUEST, "invalid job id", [FieldError("jobId", "must be a UUID")])
+    logger.append_keys(jobId=jobId)
+    record = JobStatusManager(JobsTable(Settings.from_env().jobs_table)).get(jobId)
+    return json_response(HTTPStatus.OK, JobResponse.from_record(record, with_history=True).body())
+
+
+refuse_other_methods(app, "/jobs/<jobId>", ["GET"])
+refuse_other_methods(app, "/status/<jobId>", ["GET"])
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,157 @@
+"""HTTP concerns shared by the API Lambdas: the resolver, the error body and request checks.
+
+Every error answers ``{"error", "details", "timestamp"}`` with ``Content-Type: application/json``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from autovid.config import Limits, Settings
+from autovid.errors import (
+    FieldError,
+    InvalidSpecError,
+    JobNotFoundError,
+    QueueUnavailableError,
+)
+from autovid.records import iso, utc_now
+
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+QUEUE_RETRY_AFTER_SECONDS = 30
+
+
+class RequestError(Exception):
+    """A request refused before it reaches the domain; carries its HTTP status."""
+
+    def __init__(self, status: HTTPStatus, error: str, details: Iterable[FieldError] = ()):
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.details = list(details)
+
+
+def error_response(
+    status: HTTPStatus, error: str, details: Iterable[FieldError] = (), headers: dict[str, str] | None = None
+) -> Response:
+    body = {"error": error, "details": [d.as_dict() for d in details], "timestamp": iso(utc_now())}
+    return Response(
+        status_code=status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers or {},
+    )
+
+
+def json_response(status: HTTPStatus, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers or {},
+    )
+
+
+def create_resolver(logger: Logger) -> APIGatewayRestResolver:
+    """A resolver with CORS (off unless CORS_ALLOW_ORIGIN is set) and the standard error bodies."""
+    origin = Settings.from_env().cors_allow_origin
+    app = APIGatewayRestResolver(cors=CORSConfig(allow_origin=origin, max_age=300) if origin else None)
+
+    @app.exception_handler(RequestError)
+    def _request_error(exc: RequestError) -> Response:
+        return error_response(exc.status, exc.error, exc.details)
+
+    @app.exception_handler(InvalidSpecError)
+    def _invalid_spec(exc: InvalidSpecError) -> Response:
+        count = len(exc.errors)
+        return error_response(
+            HTTPStatus.BAD_REQUEST, f"invalid job spec: {count} error{'s' if count != 1 else ''}", exc.errors
+        )
+
+    @app.exception_handler(JobNotFoundError)
+    def _not_found(exc: JobNotFoundError) -> Response:
+        return error_response(HTTPStatus.NOT_FOUND, "job not found", [FieldError("jobId", exc.message)])
+
+    @app.exception_handler(QueueUnavailableError)
+    def _queue_unavailable(exc: QueueUnavailableError) -> Response:
+        logger.error("job could not be queued", extra={"reason": exc.message})
+        return error_response(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "the job could not be queued and was marked failed; submit it again",
+            headers={"Retry-After": str(QUEUE_RETRY_AFTER_SECONDS)},
+        )
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+
+    @app.not_found
+    def _no_route(_exc: Exception) -> Response:
+        return error_response(HTTPStatus.NOT_FOUND, f"no route for {app.current_event.path}")
+
+    return app
+
+
+def refuse_other_methods(app: APIGatewayRestResolver, path: str, allowed: Iterable[str]) -> None:
+    """Answer 405 with an Allow header for every method of ``path`` that is not ``allowed``."""
+    allowed = sorted(allowed)
+    cors_enabled = bool(Settings.from_env().cors_allow_origin)
+    others = [m for m in ALL_METHODS if m not in allowed and not (m == "OPTIONS" and cors_enabled)]
+
+    def _method_not_allowed(**_path_params: str) -> Response:
+        return error_response(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            f"method {app.current_event.http_method} is not allowed on {path}; use {', '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
+
+    app.route(path, method=others)(_method_not_allowed)
+
+
+def json_body(event: APIGatewayProxyEvent, limits: Limits) -> Any:
+    """The decoded JSON body, or a RequestError with 413, 415 or 400."""
+    raw = event.body or ""
+    data = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    if len(data) > limits.max_request_body_bytes:
+        raise RequestError(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"request body is {len(data)} bytes; the limit is {limits.max_request_body_bytes}",
+            [FieldError("body", f"must be at most {limits.max_request_body_bytes} bytes")],
+        )
+    content_type = (event.headers or {}).get("content-type") or (event.headers or {}).get("Content-Type")
+    declared_json = content_type is not None and _is_json_media_type(content_type)
+    if content_type is not None and not declared_json:
+        raise RequestError(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            f"Content-Type {content_type!r} is not supported; send application/json",
+            [FieldError("Content-Type", "must be application/json")],
+        )
+    try:
+        return json.loads(data, parse_constant=_refuse_non_standard_number)
+    except (UnicodeDecodeError, ValueError) as exc:
+        if not declared_json:
+            raise RequestError(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "request body is not JSON; send a JSON job spec with Content-Type: application/json",
+                [FieldError("body", "is not JSON")],
+            ) from exc
+        raise RequestError(
+            HTTPStatus.BAD_REQUEST, "request body is not valid JSON", [FieldError("body", f"invalid JSON: {exc}")]
+        ) from exc
+
+
+def _is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _refuse_non_standard_number(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")

@@ -1,0 +1,117 @@
+"""Job records and the API's response shapes (seed contract §3)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from autovid.spec import JobSpec
+
+
+class JobStatus(StrEnum):
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    RETRYING = "retrying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a Z suffix."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def is_job_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class JobOutput(_Shape):
+    url: str | None = None
+    urlExpiresAt: str | None = None
+    s3Uri: str | None = None
+    duration: float | None = None
+    size: int | None = None
+
+
+class JobError(_Shape):
+    type: str
+    message: str
+    state: str | None = None
+
+
+class StatusChange(_Shape):
+    status: JobStatus
+    at: str
+    reason: str | None = None
+
+
+class JobResponse(_Shape):
+    """The body of POST /jobs and GET /jobs/{jobId}."""
+
+    jobId: str
+    status: JobStatus
+    submittedAt: str
+    updatedAt: str
+    completedAt: str | None = None
+    processingTime: float | None = None
+    output: JobOutput = Field(default_factory=JobOutput)
+    error: JobError | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    jobInfo: dict[str, Any] = Field(default_factory=dict)
+    statusHistory: list[StatusChange] | None = None
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], *, with_history: bool) -> JobResponse:
+        spec = record.get("spec") or {}
+        response = cls.model_validate({**record, "jobInfo": spec.get("jobInfo") or {}})
+        if not with_history:
+            response.statusHistory = None
+        return response
+
+    def body(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        if self.statusHistory is None:
+            data.pop("statusHistory")
+        return data
+
+
+def new_job_record(spec: JobSpec, *, ttl_seconds: int, now: datetime | None = None) -> dict[str, Any]:
+    """The record written by submit: status ``submitted``, the full spec, metadata and a TTL."""
+    now = now or utc_now()
+    stamp = iso(now)
+    return {
+        "jobId": str(uuid.uuid4()),
+        "status": JobStatus.SUBMITTED.value,
+        "spec": spec.to_json_dict(),
+        "metadata": spec.metadata(),
+        "submittedAt": stamp,
+        "updatedAt": stamp,
+        "completedAt": None,
+        "processingTime": None,
+        "output": JobOutput().model_dump(),
+        "error": None,
+        "statusHistory": [{"status": JobStatus.SUBMITTED.value, "at": stamp, "reason": "submitted"}],
+        "ttl": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
+    }

@@ -1,0 +1,139 @@
+"""The Job Status Manager: every status change of a job goes through this module.
+
+Each change is one conditional UpdateItem that checks the transition table, sets the new
+status and appends ``{status, at, reason}`` to ``statusHistory`` in the same write. A late
+or duplicated update can therefore never move a job backwards or out of a terminal status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from autovid.aws.jobs import ConditionFailed, JobsTable
+from autovid.errors import InvalidTransitionError, JobNotFoundError
+from autovid.records import JobError, JobOutput, JobStatus, iso, parse_iso, utc_now
+
+S = JobStatus
+
+# new status <- the statuses it may be entered from
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    S.PROCESSING: frozenset({S.SUBMITTED, S.RETRYING}),
+    S.RETRYING: frozenset({S.PROCESSING, S.FAILED}),  # failed -> retrying is a redrive
+    S.COMPLETED: frozenset({S.PROCESSING}),
+    # submitted -> failed: the job could not be queued, so no step will ever pick it up.
+    S.FAILED: frozenset({S.SUBMITTED, S.PROCESSING, S.RETRYING}),
+    S.SUBMITTED: frozenset(),
+}
+
+
+def is_allowed(current: JobStatus, new: JobStatus) -> bool:
+    return current in ALLOWED_TRANSITIONS[new]
+
+
+@dataclass(frozen=True)
+class ConditionalUpdate:
+    update_expression: str
+    condition_expression: str
+    names: dict[str, str]
+    values: dict[str, Any]
+
+
+def transition_update(
+    new: JobStatus, *, at: str, reason: str, fields: dict[str, Any] | None = None
+) -> ConditionalUpdate:
+    """The UpdateItem parameters for a change to ``new`` (also used to check the ASL's copy)."""
+    sources = sorted(ALLOWED_TRANSITIONS[new])
+    names = {"#status": "status", "#updatedAt": "updatedAt", "#statusHistory": "statusHistory"}
+    values: dict[str, Any] = {
+        ":new": new.value,
+        ":at": at,
+        ":entry": [{"status": new.value, "at": at, "reason": reason}],
+        ":empty": [],
+    }
+    assignments = [
+        "#status = :new",
+        "#updatedAt = :at",
+        "#statusHistory = list_append(if_not_exists(#statusHistory, :empty), :entry)",
+    ]
+    for i, (field, value) in enumerate((fields or {}).items()):
+        names[f"#f{i}"] = field
+        values[f":f{i}"] = value
+        assignments.append(f"#f{i} = :f{i}")
+    for i, source in enumerate(sources):
+        values[f":from{i}"] = source.value
+    allowed = ", ".join(f":from{i}" for i in range(len(sources)))
+    return ConditionalUpdate(
+        update_expression="SET " + ", ".join(assignments),
+        condition_expression=f"attribute_exists(jobId) AND #status IN ({allowed})",
+        names=names,
+        values=values,
+    )
+
+
+class JobStatusManager:
+    def __init__(self, table: JobsTable):
+        self.table = table
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        record = self.table.get(job_id)
+        if record is None:
+            raise JobNotFoundError(f"job {job_id} not found")
+        return record
+
+    def transition(
+        self,
+        job_id: str,
+        new: JobStatus,
+        *,
+        reason: str,
+        fields: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Apply one allowed change; raises InvalidTransitionError (record unchanged) otherwise."""
+        update = transition_update(new, at=iso(now or utc_now()), reason=reason, fields=fields)
+        try:
+            return self.table.update(
+                job_id,
+                update_expression=update.update_expression,
+                condition_expression=update.condition_expression,
+                names=update.names,
+                values=update.values,
+            )
+        except ConditionFailed as refused:
+            if refused.current is None:
+                raise JobNotFoundError(f"job {job_id} not found") from None
+            raise InvalidTransitionError(job_id, refused.current.get("status"), new.value) from None
+
+    def mark_processing(self, job_id: str, *, reason: str = "processing started") -> dict[str, Any]:
+        return self.transition(job_id, S.PROCESSING, reason=reason)
+
+    def mark_retrying(self, job_id: str, *, reason: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.transition(job_id, S.RETRYING, reason=reason, fields=fields)
+
+    def mark_completed(self, job_id: str, output: JobOutput, *, now: datetime | None = None) -> dict[str, Any]:
+        now = now or utc_now()
+        record = self.get(job_id)
+        started = parse_iso(record["submittedAt"])
+        return self.transition(
+            job_id,
+            S.COMPLETED,
+            reason="completed",
+            now=now,
+            fields={
+                "output": output.model_dump(),
+                "completedAt": iso(now),
+                "processingTime": round((now - started).total_seconds(), 2),
+                "error": None,
+            },
+        )
+
+    def mark_failed(self, job_id: str, error: JobError, *, now: datetime | None = None) -> dict[str, Any]:
+        return self.transition(
+            job_id,
+            S.FAILED,
+            reason=f"{error.type}: {error.message}"[:500],
+            now=now,
+            fields={"error": error.model_dump()},
+        )

@@ -1,0 +1,55 @@
+"""Shared fixtures: moto-backed AWS resources shaped like the template's, and handler loading."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from support import REGION
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "auto-vid")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "AutoVid")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+@pytest.fixture
+def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """moto with the jobs table, the job queue (+DLQ) and the managed bucket."""
+    from autovid.aws.clients import _cached_client
+
+    _cached_client.cache_clear()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName="auto-vid-dynamodb-jobs-test-123456789012",
+            KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        sqs = boto3.client("sqs", region_name=REGION)
+        dlq = sqs.create_queue(QueueName="auto-vid-jobs-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue = sqs.create_queue(
+            QueueName="auto-vid-jobs",
+            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})},
+        )["QueueUrl"]
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="auto-vid-s3-bucket-test-123456789012")
+        monkeypatch.setenv("DYNAMODB_JOBS_TABLE", "auto-vid-dynamodb-jobs-test-123456789012")
+        monkeypatch.setenv("SQS_JOB_QUEUE_URL", queue)
+        monkeypatch.setenv("S3_BUCKET_NAME", "auto-vid-s3-bucket-test-123456789012")
+        yield {"dynamodb": dynamodb, "sqs": sqs, "s3": s3, "queue_url": queue, "dlq_url": dlq}
+    _cached_client.cache_clear()

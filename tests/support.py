@@ -1,0 +1,39 @@
+"""Helpers shared by the test modules (importable as `support`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference" / "auto-vid"
+EVENTS_DIR = REPO_ROOT / "events"
+REGION = "us-east-1"
+
+
+def load_handler_module(function_dir: str) -> ModuleType:
+    """Import functions/<dir>/app.py under a unique name (every function's module is `app`)."""
+    path = REPO_ROOT / "functions" / function_dir / "app.py"
+    name = f"autovid_fn_{function_dir}_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeLambdaContext:
+    function_name = "test-function"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:test-function"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/test-function"
+    log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
