@@ -37,3 +37,55 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    resource: str | None = None,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    path_parameters: dict[str, str] | None = None,
+) -> dict:
+    """A minimal API Gateway REST proxy event."""
+    return {
+        "resource": resource or path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers if headers is not None else {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {"requestId": str(uuid.uuid4()), "stage": "Prod", "resourcePath": resource or path},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def response_headers(response: dict) -> dict[str, str]:
+    """Flatten a proxy response's headers and multiValueHeaders."""
+    headers = dict(response.get("headers") or {})
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[name] = ", ".join(values)
+    return headers
+
+
+def minimal_spec() -> dict:
+    return {
+        "assets": {
+            "video": {"id": "main", "source": "s3://bucket/inputs/video.mp4"},
+            "audio": [
+                {"id": "music", "source": "s3://bucket/assets/music.mp3"},
+                {"id": "sfx", "source": "https://cdn.example.com/sfx.mp3"},
+            ],
+        },
+        "backgroundMusic": {"playlist": ["music"]},
+        "timeline": [
+            {"type": "tts", "start": 1, "data": {"text": "Hello there", "duckingLevel": 0.2}},
+            {"type": "audio", "start": 2.5, "data": {"assetId": "sfx"}},
+        ],
+        "output": {"filename": "out.mp4"},
+    }

@@ -205,14 +205,11 @@ class Output(_Model):
         return value if value.lower().endswith(".mp4") else f"{value}.mp4"
 
 
-_ScalarMetadata = str | bool | int | float
-
-
 class Webhook(_Model):
     url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
     method: Literal["POST", "PUT"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
-    metadata: dict[str, _ScalarMetadata] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("url")
     @classmethod
@@ -230,9 +227,11 @@ class Webhook(_Model):
         size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in value.items())
         if size > 1024:
             raise ValueError(f"must be at most 1 KB of keys and values (got {size} bytes)")
-        for v in value.values():
-            if isinstance(v, float) and not math.isfinite(v):
-                raise ValueError("values must be finite numbers")
+        for key, item in value.items():
+            if not isinstance(item, str | bool | int | float):
+                raise ValueError(f"value of {key!r} must be a string, number or boolean")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"value of {key!r} must be a finite number")
         return value
 
 

@@ -92,6 +92,8 @@ class JobStatusManager:
         now: datetime | None = None,
     ) -> dict[str, Any]:
         """Apply one allowed change; raises InvalidTransitionError (record unchanged) otherwise."""
+        if not ALLOWED_TRANSITIONS[new]:
+            raise InvalidTransitionError(job_id, self.get(job_id).get("status"), new.value)
         update = transition_update(new, at=iso(now or utc_now()), reason=reason, fields=fields)
         try:
             return self.table.update(

@@ -1,0 +1,125 @@
+"""The Job Status Manager: the whole transition table, conditional writes, history."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from support import minimal_spec
+
+from autovid.aws.jobs import JobsTable
+from autovid.config import Settings
+from autovid.errors import InvalidTransitionError, JobNotFoundError
+from autovid.records import JobError, JobOutput, JobStatus, new_job_record, parse_iso
+from autovid.spec import parse_spec
+from autovid.status import ALLOWED_TRANSITIONS, JobStatusManager, is_allowed
+
+S = JobStatus
+EXPECTED_ALLOWED = {
+    (S.SUBMITTED, S.PROCESSING),
+    (S.PROCESSING, S.RETRYING),
+    (S.RETRYING, S.PROCESSING),
+    (S.PROCESSING, S.COMPLETED),
+    (S.PROCESSING, S.FAILED),
+    (S.RETRYING, S.FAILED),
+    (S.FAILED, S.RETRYING),
+    (S.SUBMITTED, S.FAILED),  # the job could not be queued
+}
+ALL_PAIRS = list(itertools.product(S, S))
+
+
+@pytest.fixture
+def manager(aws: dict) -> JobStatusManager:
+    return JobStatusManager(JobsTable(Settings.from_env().jobs_table))
+
+
+def job_in(manager: JobStatusManager, status: JobStatus) -> str:
+    """A stored job whose status is ``status`` (written directly, bypassing the rules)."""
+    record = new_job_record(parse_spec(minimal_spec()), ttl_seconds=3600)
+    record["status"] = status.value
+    manager.table.create(record)
+    return record["jobId"]
+
+
+def test_the_table_is_exactly_the_documented_one() -> None:
+    assert {(a, b) for a, b in ALL_PAIRS if is_allowed(a, b)} == EXPECTED_ALLOWED
+    assert ALLOWED_TRANSITIONS[S.SUBMITTED] == frozenset()
+
+
+@pytest.mark.parametrize(("current", "new"), sorted(EXPECTED_ALLOWED), ids=lambda s: s.value)
+def test_allowed_change_succeeds_and_appends_history(manager: JobStatusManager, current: S, new: S) -> None:
+    job_id = job_in(manager, current)
+    record = manager.transition(job_id, new, reason="because")
+    assert record["status"] == new.value
+    assert record["statusHistory"][-1]["status"] == new.value
+    assert record["statusHistory"][-1]["reason"] == "because"
+    assert record["updatedAt"] == record["statusHistory"][-1]["at"]
+    assert len(record["statusHistory"]) == 2
+
+
+@pytest.mark.parametrize(("current", "new"), [p for p in ALL_PAIRS if p not in EXPECTED_ALLOWED], ids=lambda s: s.value)
+def test_refused_change_raises_and_leaves_the_record_unchanged(manager: JobStatusManager, current: S, new: S) -> None:
+    job_id = job_in(manager, current)
+    before = manager.get(job_id)
+    with pytest.raises(InvalidTransitionError) as caught:
+        manager.transition(job_id, new, reason="late update")
+    assert (caught.value.current, caught.value.new) == (current.value, new.value)
+    assert manager.get(job_id) == before
+
+
+def test_processing_write_onto_a_completed_job_is_refused(manager: JobStatusManager) -> None:
+    job_id = job_in(manager, S.PROCESSING)
+    manager.mark_completed(job_id, JobOutput(s3Uri="s3://b/k.mp4", size=10, duration=1.0))
+    with pytest.raises(InvalidTransitionError, match="completed -> processing"):
+        manager.mark_processing(job_id)
+    assert manager.get(job_id)["status"] == "completed"
+
+
+def test_unknown_job_is_reported(manager: JobStatusManager) -> None:
+    with pytest.raises(JobNotFoundError):
+        manager.transition("8c1f7d52-3f5e-4a53-9d0e-1b2a3c4d5e6f", S.PROCESSING, reason="x")
+
+
+def test_completion_sets_completed_at_and_processing_time(manager: JobStatusManager) -> None:
+    job_id = job_in(manager, S.PROCESSING)
+    submitted = parse_iso(manager.get(job_id)["submittedAt"])
+    done = submitted + timedelta(seconds=12.3456)
+    output = JobOutput(
+        url="https://x", urlExpiresAt="2030-01-01T00:00:00Z", s3Uri="s3://b/o.mp4", duration=6.5, size=1234
+    )
+    record = manager.mark_completed(job_id, output, now=done)
+    assert record["processingTime"] == 12.35
+    assert parse_iso(record["completedAt"]) == done.replace(microsecond=(done.microsecond // 1000) * 1000)
+    assert record["output"] == output.model_dump()
+    assert [h["status"] for h in record["statusHistory"]] == ["submitted", "completed"]
+
+
+def test_failure_records_a_typed_error(manager: JobStatusManager) -> None:
+    job_id = job_in(manager, S.PROCESSING)
+    record = manager.mark_failed(
+        job_id, JobError(type="AssetNotFoundError", message="asset 'music' not found", state="ValidateJob")
+    )
+    assert record["error"] == {
+        "type": "AssetNotFoundError",
+        "message": "asset 'music' not found",
+        "state": "ValidateJob",
+    }
+    assert record["statusHistory"][-1]["reason"].startswith("AssetNotFoundError: asset 'music'")
+
+
+def test_a_full_life_keeps_every_step_in_order(manager: JobStatusManager) -> None:
+    job_id = job_in(manager, S.SUBMITTED)
+    manager.mark_processing(job_id)
+    manager.mark_retrying(job_id, reason="render timed out", fields={"attempt": 1})
+    manager.mark_processing(job_id)
+    manager.mark_completed(job_id, JobOutput())
+    record = manager.get(job_id)
+    assert [h["status"] for h in record["statusHistory"]] == [
+        "submitted",
+        "processing",
+        "retrying",
+        "processing",
+        "completed",
+    ]
+    assert record["attempt"] == 1
