@@ -1,0 +1,79 @@
+"""Streaming S3 downloads for render assets, with a size cap and errors mapped by code and status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+
+from autovid.aws.clients import client
+from autovid.aws.errors import AwsRequestError, is_transient
+from autovid.errors import (
+    AssetAccessDeniedError,
+    AssetNotFoundError,
+    AssetTooLargeError,
+    AutoVidError,
+    DownloadTimeoutError,
+    UpstreamUnavailableError,
+)
+
+CHUNK_BYTES = 1024 * 1024
+NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
+DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled", "InvalidObjectState"})
+
+
+def download_object(bucket: str, key: str, dest: Path, *, max_bytes: int, asset_id: str | None = None) -> int:
+    """Stream s3://bucket/key into ``dest``; returns the byte count. Never holds the object in memory."""
+    uri = f"s3://{bucket}/{key}"
+    written = 0
+    try:
+        response = client("s3").get_object(Bucket=bucket, Key=key)
+        body = response["Body"]
+        try:
+            if response.get("ContentLength", 0) > max_bytes:
+                raise AssetTooLargeError(
+                    f"{uri} is {response['ContentLength']} bytes; the limit is {max_bytes}", asset_id=asset_id
+                )
+            with dest.open("wb") as out:
+                for chunk in body.iter_chunks(CHUNK_BYTES):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise AssetTooLargeError(f"{uri} is over the {max_bytes}-byte limit", asset_id=asset_id)
+                    out.write(chunk)
+        finally:
+            body.close()
+    except ClientError as exc:
+        raise s3_error(exc, uri, asset_id) from exc
+    except (
+        ReadTimeoutError,
+        ConnectTimeoutError,
+        ConnectionClosedError,
+        ResponseStreamingError,
+        IncompleteReadError,
+    ) as exc:
+        raise DownloadTimeoutError(f"downloading {uri} timed out or was cut off: {exc}", asset_id=asset_id) from exc
+    except EndpointConnectionError as exc:
+        raise UpstreamUnavailableError(f"S3 is unreachable for {uri}: {exc}", asset_id=asset_id) from exc
+    return written
+
+
+def s3_error(exc: ClientError, uri: str, asset_id: str | None) -> AutoVidError:
+    code = exc.response.get("Error", {}).get("Code", "Unknown")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if is_transient(exc) or status == 429:
+        return UpstreamUnavailableError(f"S3 is unavailable for {uri} ({code})", asset_id=asset_id)
+    if code in NOT_FOUND_CODES or status == 404:
+        return AssetNotFoundError(f"{uri} does not exist ({code})", asset_id=asset_id)
+    if code in DENIED_CODES or status == 403:
+        return AssetAccessDeniedError(f"access to {uri} was denied ({code})", asset_id=asset_id)
+    error = AwsRequestError(f"S3 GetObject {uri} failed ({code})")
+    error.asset_id = asset_id
+    return error

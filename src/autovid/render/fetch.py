@@ -1,0 +1,227 @@
+"""Asset fetching: ``s3://`` through boto3, ``https://`` through urllib3 behind the SSRF guard.
+
+Each hop of a redirect chain is resolved, checked and connected to by address (with the name kept
+for TLS and the Host header). Downloads are capped in size and time, cached per job by source, and
+land in a temporary directory that :meth:`AssetFetcher.close` removes, even after a failure.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from autovid.config import Limits, RenderSettings
+from autovid.errors import (
+    AssetAccessDeniedError,
+    AssetFetchError,
+    AssetNotFoundError,
+    AssetTooLargeError,
+    AutoVidError,
+    DownloadTimeoutError,
+    ForbiddenSourceError,
+    UpstreamUnavailableError,
+)
+from autovid.render.netguard import Resolver, resolve_public
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+CHUNK_BYTES = 1024 * 1024
+USER_AGENT = "auto-vid-fetch/1"
+
+# (bucket, key, dest, max_bytes, asset_id) -> bytes written
+S3Downloader = Callable[..., int]
+
+
+def _default_s3_download(bucket: str, key: str, dest: Path, *, max_bytes: int, asset_id: str | None) -> int:
+    from autovid.aws.s3_assets import download_object
+
+    return download_object(bucket, key, dest, max_bytes=max_bytes, asset_id=asset_id)
+
+
+class AssetFetcher:
+    """Fetches job assets into a private temp dir. Use as a context manager so it is always cleaned."""
+
+    def __init__(
+        self,
+        parent_dir: Path | None = None,
+        *,
+        settings: RenderSettings | None = None,
+        max_bytes: int | None = None,
+        resolver: Resolver | None = None,
+        s3_download: S3Downloader | None = None,
+        local_files: dict[str, Path] | None = None,
+        ca_certs: str | None = None,
+    ):
+        self.settings = settings or RenderSettings.from_env()
+        self.max_bytes = max_bytes if max_bytes is not None else Limits.from_env().max_asset_bytes
+        self.resolver = resolver
+        self.s3_download = s3_download or _default_s3_download
+        self.local_files = dict(local_files or {})  # source -> path, for offline renders
+        self.ca_certs = ca_certs
+        self.dir = Path(tempfile.mkdtemp(prefix="autovid-assets-", dir=parent_dir))
+        self._cache: dict[str, Path] = {}
+
+    def __enter__(self) -> AssetFetcher:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def fetch(self, source: str, *, asset_id: str | None = None) -> Path:
+        """A local path holding ``source``; the same source is downloaded once per job."""
+        if source in self._cache:
+            return self._cache[source]
+        if source in self.local_files:
+            path = self.local_files[source]
+            if not path.is_file():
+                raise AssetNotFoundError(f"{path} does not exist", asset_id=asset_id)
+            self._cache[source] = path
+            return path
+        dest = self.dir / f"{uuid.uuid4().hex}{_suffix(source)}"
+        try:
+            scheme = urlsplit(source).scheme.lower()
+            if scheme == "s3":
+                parts = urlsplit(source)
+                self.s3_download(
+                    parts.netloc, unquote(parts.path.lstrip("/")), dest, max_bytes=self.max_bytes, asset_id=asset_id
+                )
+            elif scheme in ("https", "http"):
+                self._fetch_http(source, dest)
+            else:
+                raise ForbiddenSourceError(f"unsupported source scheme {scheme!r}")
+        except AutoVidError as exc:
+            dest.unlink(missing_ok=True)
+            exc.asset_id = exc.asset_id or asset_id
+            raise
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+        self._cache[source] = dest
+        return dest
+
+    # --- http(s) ---------------------------------------------------------------------
+
+    def _fetch_http(self, url: str, dest: Path) -> None:
+        deadline = time.monotonic() + self.settings.fetch_total_timeout_seconds
+        original_scheme = urlsplit(url).scheme.lower()
+        for _hop in range(self.settings.fetch_max_redirects + 1):
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme not in ("https", "http") or (scheme == "http" and original_scheme == "https"):
+                raise ForbiddenSourceError(f"refusing to follow a redirect to {scheme}://{parts.hostname}")
+            response = self._request(url)
+            try:
+                if response.status in REDIRECT_STATUSES:
+                    location = response.headers.get("Location")
+                    if not location:
+                        raise AssetFetchError(f"{parts.hostname} answered {response.status} without a Location")
+                    url = urljoin(url, location)
+                    continue
+                _raise_for_status(response.status, url)
+                self._stream(response, dest, url, deadline)
+                return
+            finally:
+                response.release_conn()
+        raise ForbiddenSourceError(f"more than {self.settings.fetch_max_redirects} redirects")
+
+    def _request(self, url: str) -> urllib3.BaseHTTPResponse:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        https = parts.scheme.lower() == "https"
+        port = parts.port or (443 if https else 80)
+        address = resolve_public(host, port, allow_loopback=self.settings.allow_loopback_fetch, resolver=self.resolver)[
+            0
+        ]
+        timeout = urllib3.Timeout(
+            connect=self.settings.fetch_connect_timeout_seconds, read=self.settings.fetch_read_timeout_seconds
+        )
+        pool: urllib3.HTTPConnectionPool
+        if https:
+            pool = urllib3.HTTPSConnectionPool(
+                address,
+                port,
+                timeout=timeout,
+                retries=False,
+                server_hostname=host,
+                assert_hostname=host,
+                ca_certs=self.ca_certs,
+            )
+        else:
+            pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+        default_port = 443 if https else 80
+        host_header = host if port == default_port else f"{host}:{port}"
+        if ":" in host:
+            host_header = f"[{host}]" if port == default_port else f"[{host}]:{port}"
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            return pool.urlopen(
+                "GET",
+                path,
+                headers={"Host": host_header, "User-Agent": USER_AGENT},
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                assert_same_host=False,
+            )
+        except (ConnectTimeoutError, ReadTimeoutError) as exc:
+            raise DownloadTimeoutError(f"{host} did not answer in time") from exc
+        except SSLError as exc:
+            raise ForbiddenSourceError(f"TLS verification failed for {host}: {exc}") from exc
+        except NewConnectionError as exc:
+            raise UpstreamUnavailableError(f"cannot connect to {host}: {exc}") from exc
+        except ProtocolError as exc:
+            raise DownloadTimeoutError(f"the connection to {host} was reset") from exc
+
+    def _stream(self, response: urllib3.BaseHTTPResponse, dest: Path, url: str, deadline: float) -> None:
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise AssetTooLargeError(f"{url} is {declared} bytes; the limit is {self.max_bytes}")
+        written = 0
+        try:
+            with dest.open("wb") as out:
+                # read1 returns what has arrived, so the deadline is checked even against a slow drip.
+                while chunk := response.read1(CHUNK_BYTES, decode_content=False):
+                    written += len(chunk)
+                    if written > self.max_bytes:
+                        raise AssetTooLargeError(f"{url} is over the {self.max_bytes}-byte limit")
+                    if time.monotonic() > deadline:
+                        raise DownloadTimeoutError(f"downloading {url} took longer than allowed")
+                    out.write(chunk)
+        except ReadTimeoutError as exc:
+            raise DownloadTimeoutError(f"reading {url} timed out") from exc
+        except ProtocolError as exc:
+            raise DownloadTimeoutError(f"the connection was reset while reading {url}") from exc
+
+
+def _raise_for_status(status: int, url: str) -> None:
+    if 200 <= status < 300:
+        return
+    if status in (404, 410):
+        raise AssetNotFoundError(f"{url} was not found (HTTP {status})")
+    if status in (401, 403):
+        raise AssetAccessDeniedError(f"{url} refused access (HTTP {status})")
+    if status >= 500 or status in TRANSIENT_STATUSES:
+        raise UpstreamUnavailableError(f"{url} is unavailable (HTTP {status})")
+    raise AssetFetchError(f"{url} answered HTTP {status}")
+
+
+def _suffix(source: str) -> str:
+    suffix = Path(unquote(urlsplit(source).path)).suffix.lower()
+    return suffix if suffix.isascii() and 1 < len(suffix) <= 6 and suffix[1:].isalnum() else ""
