@@ -1,0 +1,309 @@
+"""Every change the local runtime makes to moto internals, in one place.
+
+moto (pinned in requirements/dev.txt) gives us the AWS endpoint and its Step Functions
+interpreter. A few internals need adjusting; each adjustment is a :class:`Patch` with a name,
+the reason it exists, and a ``check`` that fails loudly (naming the patch) if a moto upgrade
+moves or reshapes what it replaces. ``tests/local_runtime/test_moto_patches.py`` runs the
+checks.
+
+Patches:
+
+``in-process-lambda-invoke``
+    moto's simple Lambda backend (``lambda.use_docker = False``) answers every invoke with a
+    canned string. We route invokes of template functions to their Python handlers instead,
+    and report handler exceptions as Lambda function errors (``X-Amz-Function-Error:
+    Unhandled`` + the error payload) so the interpreter's ``ErrorEquals`` / ``Catch`` see the
+    exception class name, as on AWS. Invokes of other functions keep moto's behaviour.
+
+``unnamed-start-execution``
+    ``StartExecution`` without a name builds the ARN ``...:execution:<machine>:None``; the
+    second unnamed start collides. AWS generates a UUID; so do we.
+
+``execution-listener``
+    Reports each execution's start and end (the one-line activity log). This is also the hook
+    for emulating ``aws.states`` EventBridge events for ``AWS::Events::Rule`` later.
+
+``scaled-retry-wait`` / ``scaled-wait-state`` (installed only when ``wait_scale != 1``)
+    ASL requires ``IntervalSeconds >= 1`` and moto sleeps in real time; tests scale Retry
+    back-off and Wait states down so a workflow with retries runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from autovid_local.errors import MotoPatchError
+
+
+class LambdaDispatcher(Protocol):
+    """Runs an invoke in-process; returns None when the function is not one of ours."""
+
+    def __call__(self, function_name: str, body: Any, invocation_type: str) -> InvokeOutcome | None: ...
+
+
+class InvokeOutcome(Protocol):
+    """What an in-process invoke returns (``functions.InvocationResult`` fits)."""
+
+    @property
+    def payload(self) -> bytes: ...
+
+    @property
+    def is_function_error(self) -> bool: ...
+
+
+class ExecutionListener(Protocol):
+    def execution_started(self, execution: Any) -> None: ...
+
+    def execution_finished(self, execution: Any) -> None: ...
+
+
+@dataclass
+class Patch:
+    """Replace ``owner.attribute`` while installed; ``check`` verifies moto still fits."""
+
+    name: str
+    owner: Callable[[], Any]
+    attribute: str
+    expected_parameters: tuple[str, ...] | None
+    build: Callable[[Any], Any]
+    _saved: Any = None
+
+    def target(self) -> tuple[Any, Any]:
+        try:
+            owner = self.owner()
+        except ImportError as error:
+            raise MotoPatchError(self.name, f"cannot import the patched module: {error}") from error
+        if not hasattr(owner, self.attribute):
+            raise MotoPatchError(self.name, f"{owner!r} has no attribute '{self.attribute}'")
+        return owner, getattr(owner, self.attribute)
+
+    def check(self) -> None:
+        _owner, original = self.target()
+        if self.expected_parameters is None:
+            return
+        actual = tuple(inspect.signature(original).parameters)
+        if actual != self.expected_parameters:
+            raise MotoPatchError(
+                self.name, f"{self.attribute} parameters changed: expected {self.expected_parameters}, got {actual}"
+            )
+
+    def apply(self) -> None:
+        self.check()
+        owner, original = self.target()
+        self._saved = (owner, original)
+        setattr(owner, self.attribute, self.build(original))
+
+    def undo(self) -> None:
+        if self._saved is not None:
+            owner, original = self._saved
+            setattr(owner, self.attribute, original)
+            self._saved = None
+
+
+# --- owners (imported lazily so importing this module stays cheap) -----------------------------
+
+
+def _lambda_simple_backend() -> Any:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    return LambdaSimpleBackend
+
+
+def _sfn_parser_backend() -> Any:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    return StepFunctionsParserBackend
+
+
+def _execution_worker_communication() -> Any:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    return BaseExecutionWorkerCommunication
+
+
+def _retrier_module() -> Any:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    return retrier_decl
+
+
+def _wait_function() -> Any:
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    return WaitFunction
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+class _ScaledClock:
+    """Stands in for the ``time`` module inside moto's retrier: ``sleep`` is scaled."""
+
+    def __init__(self, scale: float):
+        self._scale = scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds * self._scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+class MotoPatches:
+    """Installs the patches for one running local runtime."""
+
+    def __init__(
+        self,
+        *,
+        dispatch_lambda: LambdaDispatcher,
+        execution_listener: ExecutionListener,
+        wait_scale: float = 1.0,
+    ):
+        self._dispatch_lambda = dispatch_lambda
+        self._listener = execution_listener
+        self._wait_scale = wait_scale
+        self._installed: list[Patch] = []
+
+    def patches(self) -> list[Patch]:
+        patches = [
+            Patch(
+                "in-process-lambda-invoke",
+                _lambda_simple_backend,
+                "invoke",
+                ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
+                self._build_invoke,
+            ),
+            Patch(
+                "unnamed-start-execution",
+                _sfn_parser_backend,
+                "start_execution",
+                ("self", "state_machine_arn", "name", "execution_input", "trace_header"),
+                self._build_start_execution,
+            ),
+            Patch(
+                "execution-listener",
+                _execution_worker_communication,
+                "terminated",
+                ("self",),
+                self._build_terminated,
+            ),
+        ]
+        if self._wait_scale != 1.0:
+            patches += [
+                Patch("scaled-retry-wait", _retrier_module, "time", None, lambda _: _ScaledClock(self._wait_scale)),
+                Patch(
+                    "scaled-wait-state",
+                    _wait_function,
+                    "_wait_interval",
+                    ("self", "env", "wait_seconds"),
+                    self._build_wait_interval,
+                ),
+            ]
+        return patches
+
+    def install(self) -> None:
+        try:
+            for patch in self.patches():
+                patch.apply()
+                self._installed.append(patch)
+        except MotoPatchError:
+            self.uninstall()
+            raise
+
+    def uninstall(self) -> None:
+        while self._installed:
+            self._installed.pop().undo()
+
+    # --- replacements -------------------------------------------------------------------
+
+    def _build_invoke(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        dispatch = self._dispatch_lambda
+
+        def invoke(
+            backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+        ) -> Any:
+            invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+            outcome = dispatch(function_name, body, invocation_type)
+            if outcome is None:
+                return original(backend, function_name, qualifier, body, headers, response_headers)
+            if outcome.is_function_error:
+                response_headers["x-amz-function-error"] = "Unhandled"
+            response_headers["x-amz-executed-version"] = "$LATEST"
+            return outcome.payload
+
+        return invoke
+
+    def _build_start_execution(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        listener = self._listener
+
+        def start_execution(
+            backend: Any,
+            state_machine_arn: str,
+            name: str | None = None,
+            execution_input: str | None = None,
+            trace_header: str | None = None,
+        ) -> Any:
+            execution = original(backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+            listener.execution_started(execution)
+            return execution
+
+        return start_execution
+
+    def _build_terminated(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        listener = self._listener
+
+        def terminated(communication: Any) -> None:
+            original(communication)
+            listener.execution_finished(communication.execution)
+
+        return terminated
+
+    def _build_wait_interval(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        scale = self._wait_scale
+
+        def wait_interval(wait_function: Any, env: Any, wait_seconds: float) -> None:
+            # One scaled wait; the event is set when the execution stops, ending it early.
+            if wait_seconds > 0:
+                env.program_state_event.wait(wait_seconds * scale)
+
+        return wait_interval
+
+
+def check_all(wait_scale: float = 0.5) -> list[str]:
+    """Names of the patches that would not apply to the installed moto (empty when all fit)."""
+    noop = _NoopListener()
+    patches = MotoPatches(dispatch_lambda=lambda *_: None, execution_listener=noop, wait_scale=wait_scale)
+    broken = []
+    for patch in patches.patches():
+        try:
+            patch.check()
+        except MotoPatchError as error:
+            broken.append(str(error))
+    return broken
+
+
+def patch_names(wait_scale: float = 0.5) -> list[str]:
+    return [patch.name for patch in MotoPatches(dispatch_lambda=lambda *_: None,
+                                                execution_listener=_NoopListener(),
+                                                wait_scale=wait_scale).patches()]
+
+
+class _NoopListener:
+    def execution_started(self, execution: Any) -> None:
+        pass
+
+    def execution_finished(self, execution: Any) -> None:
+        pass
+
+

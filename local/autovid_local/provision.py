@@ -1,0 +1,356 @@
+"""Create what the template declares in the local AWS endpoint, through ordinary boto3 calls.
+
+Each supported type has one ``_create_*`` method; resources are created in dependency order
+(everything a resource refers to first). Function specs, state machine definitions, pipes,
+API routes and event rules are collected for the parts of the runtime that serve them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+from autovid_local import template as types
+from autovid_local.errors import TemplateError
+from autovid_local.events import EventRuleSpec
+from autovid_local.functions import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECONDS, FunctionSpec
+from autovid_local.pipes import PipeSpec
+from autovid_local.template import DeclaredResource, Template
+
+logger = logging.getLogger("autovid.local")
+
+#: Every local function and state machine runs as this role (template IAM is not emulated).
+LOCAL_ROLE_NAME = "autovid-local-execution-role"
+_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com", "pipes.amazonaws.com"]},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+#: CloudFormation queue properties that are SQS attributes of the same name.
+_QUEUE_ATTRIBUTES = (
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "DelaySeconds",
+    "FifoQueue",
+    "FifoThroughputLimit",
+    "KmsDataKeyReusePeriodSeconds",
+    "KmsMasterKeyId",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "SqsManagedSseEnabled",
+    "VisibilityTimeout",
+)
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One ``Api`` event: METHOD path -> function."""
+
+    function_logical_id: str
+    method: str  # upper case, or ANY
+    path: str
+    api_logical_id: str
+    stage: str
+
+
+@dataclass
+class ProvisionedStack:
+    functions: list[FunctionSpec] = field(default_factory=list)
+    pipes: list[PipeSpec] = field(default_factory=list)
+    routes: list[ApiRoute] = field(default_factory=list)
+    event_rules: list[EventRuleSpec] = field(default_factory=list)
+    state_machine_arns: dict[str, str] = field(default_factory=dict)
+    created: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Provisioner:
+    def __init__(self, template: Template, *, endpoint_url: str):
+        self.template = template
+        self.stack = ProvisionedStack()
+        region = template.pseudo.region
+        session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=region  # noqa: S106
+        )
+        self._client = lambda service: session.client(service, endpoint_url=endpoint_url)
+        self._role_arn = template.arn("iam", f"role/{LOCAL_ROLE_NAME}", region=False)
+
+    def provision(self) -> ProvisionedStack:
+        self._client("iam").create_role(RoleName=LOCAL_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY))
+        creators = {
+            types.TABLE: self._create_table,
+            types.QUEUE: self._create_queue,
+            types.BUCKET: self._create_bucket,
+            types.LOG_GROUP: self._create_log_group,
+            types.LAYER: self._note_layer,
+            types.FUNCTION: self._create_function,
+            types.SERVERLESS_STATE_MACHINE: self._create_state_machine,
+            types.STATE_MACHINE: self._create_state_machine,
+            types.PIPE: self._create_pipe,
+            types.API: self._note_api,
+            types.EVENT_RULE: self._create_event_rule,
+        }
+        for logical_id in self.template.creation_order():
+            resource = self.template.resources[logical_id]
+            label = f"{logical_id} ({resource.type})"
+            if resource.type in creators:
+                creators[resource.type](resource)
+                self.stack.created.append(label)
+            elif resource.type in types.IGNORED_TYPES:
+                self.stack.ignored.append(label)
+            else:
+                self.stack.unsupported.append(label)
+        return self.stack
+
+    # --- data stores ------------------------------------------------------------------
+
+    def _create_table(self, resource: DeclaredResource) -> None:
+        props = self.template.resolved_properties(resource.logical_id)
+        request: dict[str, Any] = {
+            "TableName": self.template.identity(resource.logical_id).ref,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PROVISIONED"),
+        }
+        if request["BillingMode"] == "PROVISIONED":
+            request["ProvisionedThroughput"] = props.get(
+                "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+            )
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+            if key in props:
+                request[key] = props[key]
+        dynamodb = self._client("dynamodb")
+        dynamodb.create_table(**request)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=request["TableName"],
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
+
+    def _create_queue(self, resource: DeclaredResource) -> None:
+        props = self.template.resolved_properties(resource.logical_id)
+        identity = self.template.identity(resource.logical_id)
+        attributes = {key: _attribute_text(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
+        for policy in ("RedrivePolicy", "RedriveAllowPolicy"):
+            if policy in props:
+                attributes[policy] = json.dumps(props[policy]) if isinstance(props[policy], dict) else props[policy]
+        self._client("sqs").create_queue(QueueName=identity.attributes["QueueName"], Attributes=attributes)
+
+    def _create_bucket(self, resource: DeclaredResource) -> None:
+        props = self.template.resolved_properties(resource.logical_id)
+        name = self.template.identity(resource.logical_id).ref
+        request: dict[str, Any] = {"Bucket": name}
+        if self.template.pseudo.region != "us-east-1":
+            request["CreateBucketConfiguration"] = {"LocationConstraint": self.template.pseudo.region}
+        s3 = self._client("s3")
+        s3.create_bucket(**request)
+        if "LifecycleConfiguration" in props:
+            self.stack.notes.append(f"{resource.logical_id}: LifecycleConfiguration is not applied locally")
+        if "CorsConfiguration" in props:
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": props["CorsConfiguration"]["CorsRules"]})
+
+    def _create_log_group(self, resource: DeclaredResource) -> None:
+        props = self.template.resolved_properties(resource.logical_id)
+        logs = self._client("logs")
+        name = self.template.identity(resource.logical_id).ref
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+
+    # --- compute ----------------------------------------------------------------------
+
+    def _note_layer(self, resource: DeclaredResource) -> None:
+        """Layers are folders added to ``sys.path``; nothing to create."""
+
+    def _layer_dirs(self, layers: list[Any]) -> tuple[Path, ...]:
+        by_arn = {
+            self.template.identity(layer.logical_id).ref: layer for layer in self.template.of_type(types.LAYER)
+        }
+        folders: list[Path] = []
+        for layer_arn in layers:
+            layer = by_arn.get(layer_arn)
+            if layer is None:
+                self.stack.notes.append(f"layer {layer_arn} is not declared in the template; skipped")
+                continue
+            content = self.template.resolve(layer.properties.get("ContentUri"))
+            if not isinstance(content, str):
+                raise TemplateError(f"{layer.logical_id}: ContentUri must be a local folder locally")
+            folder = (self.template.base_dir / content).resolve()
+            python_folder = folder / "python"
+            folders.append(python_folder if python_folder.is_dir() else folder)
+        return tuple(folders)
+
+    def _create_function(self, resource: DeclaredResource) -> None:
+        props = self.template.resolved_properties(resource.logical_id)
+        identity = self.template.identity(resource.logical_id)
+        code_uri = props.get("CodeUri")
+        if not isinstance(code_uri, str):
+            raise TemplateError(f"{resource.logical_id}: CodeUri must be a local folder locally")
+        if props.get("PackageType") == "Image":
+            raise TemplateError(f"{resource.logical_id}: image functions are not supported locally")
+        runtime = props.get("Runtime", "python3.11")
+        variables = (props.get("Environment") or {}).get("Variables") or {}
+        spec = FunctionSpec(
+            logical_id=resource.logical_id,
+            name=identity.ref,
+            arn=identity.attributes["Arn"],
+            code_dir=(self.template.base_dir / code_uri).resolve(),
+            handler=props["Handler"],
+            environment={key: _environment_text(value) for key, value in variables.items()},
+            layer_dirs=self._layer_dirs(props.get("Layers") or []),
+            timeout_seconds=float(props.get("Timeout", DEFAULT_TIMEOUT_SECONDS)),
+            memory_mb=int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
+            runtime=runtime,
+        )
+        self.stack.functions.append(spec)
+        self._client("lambda").create_function(
+            FunctionName=spec.name,
+            Runtime=runtime,
+            Role=self._role_arn,
+            Handler=spec.handler,
+            Code={"ZipFile": _placeholder_zip(spec)},
+            Timeout=int(spec.timeout_seconds),
+            MemorySize=spec.memory_mb,
+            Environment={"Variables": dict(spec.environment)},
+        )
+        for event_name, event in (props.get("Events") or {}).items():
+            self._function_event(resource.logical_id, event_name, event)
+
+    def _function_event(self, function_id: str, event_name: str, event: dict[str, Any]) -> None:
+        if event.get("Type") != "Api":
+            self.stack.unsupported.append(f"{function_id}.Events.{event_name} (event type {event.get('Type')})")
+            return
+        props = event.get("Properties") or {}
+        api_id = _api_logical_id(self.template, props.get("RestApiId"))
+        api = self.template.resources.get(api_id)
+        stage = self.template.resolve(api.properties.get("StageName", "Prod")) if api else "Prod"
+        self.stack.routes.append(
+            ApiRoute(
+                function_logical_id=function_id,
+                method=str(props["Method"]).upper(),
+                path=props["Path"],
+                api_logical_id=api_id,
+                stage=str(stage),
+            )
+        )
+
+    def _note_api(self, resource: DeclaredResource) -> None:
+        for unsupported in ("Auth", "Cors", "DefinitionBody", "DefinitionUri"):
+            if unsupported in resource.properties:
+                self.stack.notes.append(f"{resource.logical_id}: {unsupported} is not emulated locally")
+
+    # --- workflows --------------------------------------------------------------------
+
+    def _create_state_machine(self, resource: DeclaredResource) -> None:
+        props = self.template.resolved_properties(resource.logical_id)
+        identity = self.template.identity(resource.logical_id)
+        definition = self._definition(resource, props)
+        machine_type = props.get("Type") or props.get("StateMachineType") or "STANDARD"
+        response = self._client("stepfunctions").create_state_machine(
+            name=identity.attributes["Name"],
+            definition=definition,
+            roleArn=self._role_arn,
+            type=machine_type,
+        )
+        self.stack.state_machine_arns[resource.logical_id] = response["stateMachineArn"]
+        if props.get("Events"):
+            self.stack.unsupported.append(f"{resource.logical_id}.Events (state machine event sources)")
+
+    def _definition(self, resource: DeclaredResource, props: dict[str, Any]) -> str:
+        if "DefinitionUri" in props:
+            uri = props["DefinitionUri"]
+            if not isinstance(uri, str):
+                raise TemplateError(f"{resource.logical_id}: DefinitionUri must be a local file locally")
+            path = (self.template.base_dir / uri).resolve()
+            text = path.read_text()
+            document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        elif "Definition" in props:
+            document = props["Definition"]
+        elif "DefinitionString" in props:
+            document = json.loads(props["DefinitionString"])
+        else:
+            raise TemplateError(f"{resource.logical_id}: no DefinitionUri, Definition or DefinitionString")
+        definition = json.dumps(document, indent=2)
+        for key, value in (props.get("DefinitionSubstitutions") or {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        return definition
+
+    def _create_pipe(self, resource: DeclaredResource) -> None:
+        props = self.template.resolved_properties(resource.logical_id)
+        spec = PipeSpec.from_properties(resource.logical_id, self.template.identity(resource.logical_id).ref, props)
+        queues_by_arn = {
+            self.template.identity(queue.logical_id).attributes["Arn"]: self.template.identity(queue.logical_id).ref
+            for queue in self.template.of_type(types.QUEUE)
+        }
+        if spec.source_arn not in queues_by_arn:
+            self.stack.unsupported.append(f"{resource.logical_id} (pipe source {spec.source_arn} is not a template queue)")
+            return
+        spec.source_queue_url = queues_by_arn[spec.source_arn]
+        self.stack.notes.extend(spec.notes)
+        self.stack.pipes.append(spec)
+        self._client("pipes").create_pipe(
+            Name=spec.name,
+            DesiredState=spec.desired_state,
+            Source=spec.source_arn,
+            Target=spec.target_arn,
+            RoleArn=props.get("RoleArn") or self._role_arn,
+        )
+
+    def _create_event_rule(self, resource: DeclaredResource) -> None:
+        props = self.template.resolved_properties(resource.logical_id)
+        spec = EventRuleSpec.from_properties(resource.logical_id, self.template.identity(resource.logical_id).ref, props)
+        self.stack.event_rules.append(spec)
+        request: dict[str, Any] = {"Name": spec.name, "State": spec.state}
+        if spec.event_pattern is not None:
+            request["EventPattern"] = json.dumps(spec.event_pattern)
+        if spec.schedule_expression:
+            request["ScheduleExpression"] = spec.schedule_expression
+        if spec.event_bus_name:
+            request["EventBusName"] = spec.event_bus_name
+        self._client("events").put_rule(**request)
+
+
+def _api_logical_id(template: Template, rest_api_id: Any) -> str:
+    """``RestApiId: !Ref MyApi`` resolves to MyApi's id; map it back to the logical id."""
+    if rest_api_id is None:
+        return types.IMPLICIT_API_ID
+    for api in template.of_type(types.API):
+        if template.identity(api.logical_id).ref == rest_api_id:
+            return api.logical_id
+    raise TemplateError(f"Api event RestApiId {rest_api_id!r} is not an AWS::Serverless::Api of the template")
+
+
+def _attribute_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _environment_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _placeholder_zip(spec: FunctionSpec) -> bytes:
+    """moto stores a code package per function; ours just says where the code really is."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("LOCAL_CODE.txt", f"Runs in-process from {spec.code_dir.name}/ ({spec.handler})\n")
+    return buffer.getvalue()

@@ -1,0 +1,377 @@
+"""The local runtime: one process running what ``template.yaml`` declares.
+
+``LocalRuntime`` starts moto as a real HTTP endpoint with its Step Functions interpreter,
+creates the template's resources in it, loads every function in-process, starts a poller per
+Pipe and serves the ``Api`` events. Use it as a context manager::
+
+    with LocalRuntime("template.yaml", api_port=0, aws_port=0) as runtime:
+        runtime.client("sqs").list_queues()
+
+moto keeps its state per process, so one runtime runs at a time per process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from moto.server import ThreadedMotoServer
+
+from autovid_local import environ
+from autovid_local.activity import log_execution_finished, log_execution_started
+from autovid_local.api import RestApiServer
+from autovid_local.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
+from autovid_local.events import ExecutionObserver, ExecutionStatusChange
+from autovid_local.functions import FaultPlan, FunctionRegistry, InvocationResult, LocalFunction
+from autovid_local.intrinsics import PseudoParameters
+from autovid_local.moto_patches import MotoPatches
+from autovid_local.pipes import SqsToStateMachinePipe
+from autovid_local.provision import ProvisionedStack, Provisioner
+from autovid_local.template import API, Template
+
+logger = logging.getLogger("autovid.local")
+
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+_active_lock = threading.Lock()
+_active: LocalRuntime | None = None
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        template_path: str | Path = "template.yaml",
+        *,
+        host: str = "127.0.0.1",
+        aws_port: int = 4566,
+        api_port: int = 3000,
+        stack_name: str = "auto-vid-local",
+        region: str = "us-east-1",
+        parameter_overrides: Mapping[str, Any] | None = None,
+        wait_scale: float = 1.0,
+        pipe_poll_seconds: int = 1,
+    ):
+        self.template_path = Path(template_path)
+        self.host = host
+        self.pseudo = PseudoParameters(region=region, stack_name=stack_name)
+        self._aws_port = aws_port
+        self._api_port = api_port
+        self._parameter_overrides = dict(parameter_overrides or {})
+        self._wait_scale = wait_scale
+        self._pipe_poll_seconds = pipe_poll_seconds
+        self.faults = FaultPlan()
+        self.execution_observers: list[ExecutionObserver] = []
+        self.template: Template | None = None
+        self.stack = ProvisionedStack()
+        self.functions = FunctionRegistry([])
+        self.pipes: dict[str, SqsToStateMachinePipe] = {}
+        self.api: RestApiServer | None = None
+        self._moto: ThreadedMotoServer | None = None
+        self._patches: MotoPatches | None = None
+        self._saved_moto_port: str | None = None
+        self._stops: list[Callable[[], None]] = []
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def __enter__(self) -> LocalRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalRuntime:
+        global _active
+        with _active_lock:
+            if _active is not None:
+                raise RuntimeAlreadyRunningError("a local runtime is already running in this process")
+            _active = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self._start_moto()
+        environ.install()
+        self._stops.append(environ.uninstall)
+        self.template = Template.load(
+            self.template_path,
+            endpoint_url=self.aws_endpoint_url,
+            pseudo=self.pseudo,
+            parameter_overrides=self._parameter_overrides,
+        )
+        self._patches = MotoPatches(
+            dispatch_lambda=self._dispatch_lambda, execution_listener=self, wait_scale=self._wait_scale
+        )
+        self._patches.install()
+        self._stops.append(self._patches.uninstall)
+        self.stack = Provisioner(self.template, endpoint_url=self.aws_endpoint_url).provision()
+        self._load_functions()
+        self._start_pipes()
+        self._start_api()
+        self._report()
+
+    def stop(self) -> None:
+        global _active
+        for pipe in self.pipes.values():
+            pipe.stop()
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
+        if self._moto is not None:
+            self._stop_running_executions()
+        while self._stops:
+            self._stops.pop()()
+        with _active_lock:
+            if _active is self:
+                _active = None
+
+    def _start_moto(self) -> None:
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self._aws_port, verbose=False)
+        self._moto.start()
+        self._stops.append(self._stop_moto)
+        self._saved_moto_port = os.environ.get("MOTO_PORT")
+        # moto's interpreter reaches Lambda, DynamoDB ... through this port.
+        os.environ["MOTO_PORT"] = str(self.aws_port)
+        werkzeug_logger = logging.getLogger("werkzeug")
+        werkzeug_logger.setLevel(logging.WARNING)
+        self._post_moto("/moto-api/reset", None)
+        self._post_moto("/moto-api/config", MOTO_CONFIG)
+
+    def _stop_moto(self) -> None:
+        assert self._moto is not None
+        try:
+            self._post_moto("/moto-api/reset", None)
+            self._post_moto("/moto-api/config", {"stepfunctions": {"execute_state_machine": False},
+                                                 "lambda": {"use_docker": True}})
+        except OSError as error:
+            logger.warning("could not reset moto: %s", error)
+        self._moto.stop()
+        server = getattr(self._moto, "_server", None)
+        if server is not None:
+            server.server_close()
+        self._moto = None
+        if self._saved_moto_port is None:
+            os.environ.pop("MOTO_PORT", None)
+        else:
+            os.environ["MOTO_PORT"] = self._saved_moto_port
+
+    def _post_moto(self, path: str, body: Any) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        request = urllib.request.Request(self.aws_endpoint_url + path, data=data, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own endpoint
+            response.read()
+
+    def _load_functions(self) -> None:
+        lambda_variables = {
+            **LOCAL_CREDENTIALS,
+            "AWS_REGION": self.pseudo.region,
+            "AWS_DEFAULT_REGION": self.pseudo.region,
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        functions = [
+            LocalFunction(spec, lambda_variables=lambda_variables, faults=self.faults) for spec in self.stack.functions
+        ]
+        for function in functions:
+            function.load()
+            if function.load_error:
+                logger.error("function %s failed to load: %s", function.spec.logical_id, function.load_error)
+        self.functions = FunctionRegistry(functions)
+
+    def _start_pipes(self) -> None:
+        assert self.template is not None
+        for spec in self.stack.pipes:
+            source_id = next(
+                queue_id
+                for queue_id in self.template.resources
+                if self.template.identity(queue_id).ref == spec.source_queue_url
+            )
+            pipe = SqsToStateMachinePipe(
+                spec,
+                client_factory=self.client,
+                queue_arn=self.template.identity(source_id).attributes["Arn"],
+                region=self.pseudo.region,
+                pipe_arn=self.template.identity(spec.logical_id).attributes["Arn"],
+                poll_seconds=self._pipe_poll_seconds,
+            )
+            self.pipes[spec.logical_id] = pipe
+            pipe.start()
+
+    def _start_api(self) -> None:
+        assert self.template is not None
+        if not self.stack.routes:
+            return
+        api_ids = {route.api_logical_id: self.template.identity(route.api_logical_id).ref for route in self.stack.routes}
+        stage_variables = {
+            api.logical_id: self.template.resolve(api.properties.get("Variables") or {})
+            for api in self.template.of_type(API)
+        }
+        self.api = RestApiServer(
+            self.stack.routes,
+            lambda logical_id, event: self.functions.by_logical_id(logical_id).invoke(event, source="api"),
+            host=self.host,
+            port=self._api_port,
+            api_ids=api_ids,
+            stage_variables=stage_variables,
+            account_id=self.pseudo.account_id,
+        )
+        self.api.start()
+
+    def _report(self) -> None:
+        if self.stack.unsupported:
+            logger.warning("not supported locally (skipped): %s", ", ".join(self.stack.unsupported))
+        if self.stack.ignored:
+            logger.info("ignored locally (AWS permissions only): %s", ", ".join(self.stack.ignored))
+        for note in self.stack.notes:
+            logger.warning("note: %s", note)
+
+    def _stop_running_executions(self) -> None:
+        sfn = self.client("stepfunctions")
+        for arn in self.stack.state_machine_arns.values():
+            try:
+                running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+                for execution in running:
+                    sfn.stop_execution(executionArn=execution["executionArn"])
+            except (BotoCoreError, ClientError) as error:
+                logger.debug("could not stop executions of %s: %s", arn, error)
+
+    # --- endpoints and clients ------------------------------------------------------------
+
+    @property
+    def aws_port(self) -> int:
+        if self._moto is None:
+            raise LocalRuntimeError("the runtime is not running")
+        return int(self._moto.get_host_and_port()[1])
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def api_url(self) -> str | None:
+        return self.api.url if self.api is not None else None
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the local endpoint (dummy credentials, the stack's region)."""
+        return boto3.session.Session(
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.pseudo.region,
+        ).client(service, endpoint_url=self.aws_endpoint_url)
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment variables that point the AWS CLI or boto3 at this runtime."""
+        return {**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": self.pseudo.region, "AWS_REGION": self.pseudo.region,
+                "AWS_ENDPOINT_URL": self.aws_endpoint_url}
+
+    def ref(self, logical_id: str) -> Any:
+        """What ``!Ref logical_id`` resolves to locally (table name, queue URL, machine ARN ...)."""
+        return self._template().identity(logical_id).ref
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        return self._template().identity(logical_id).attributes[attribute]
+
+    def outputs(self) -> dict[str, str]:
+        """The template's Outputs, resolved locally (unresolvable ones say why)."""
+        template = self._template()
+        resolved = {}
+        for name, output in template.outputs.items():
+            try:
+                resolved[name] = str(template.resolve(output.get("Value")))
+            except TemplateError as error:
+                resolved[name] = f"(not resolvable locally: {error})"
+        return resolved
+
+    def _template(self) -> Template:
+        if self.template is None:
+            raise LocalRuntimeError("the runtime is not running")
+        return self.template
+
+    # --- functions ----------------------------------------------------------------------
+
+    def invoke(self, logical_id: str, event: Any) -> InvocationResult:
+        """Invoke a template function directly (no HTTP)."""
+        return self.functions.by_logical_id(logical_id).invoke(event, source="direct")
+
+    def inject_fault(self, logical_id: str, exception_factory: Callable[[], BaseException], times: int = 1) -> None:
+        """Make ``logical_id`` raise ``exception_factory()`` instead of running, ``times`` times."""
+        self.functions.by_logical_id(logical_id)  # fail fast on a typo
+        self.faults.add(logical_id, exception_factory, times)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def _dispatch_lambda(self, function_name: str, body: Any, invocation_type: str) -> InvocationResult | None:
+        function = self.functions.find(function_name)
+        if function is None:
+            return None
+        event = _parse_payload(body)
+        if invocation_type == "DryRun":
+            return InvocationResult(b"", "dry-run", 0.0)
+        if invocation_type == "Event":
+            threading.Thread(target=function.invoke, args=(event,), kwargs={"source": "async invoke"},
+                             daemon=True).start()
+            return InvocationResult(b"", "async", 0.0)
+        return function.invoke(event, source="lambda")
+
+    # --- executions (moto_patches.ExecutionListener) ---------------------------------------
+
+    def execution_started(self, execution: Any) -> None:
+        change = _status_change(execution)
+        log_execution_started(execution.state_machine.name, execution.name, change.input)
+        self._notify(change)
+
+    def execution_finished(self, execution: Any) -> None:
+        change = _status_change(execution)
+        seconds = (change.stop_date - change.start_date).total_seconds() if change.stop_date else 0.0
+        log_execution_finished(
+            execution.state_machine.name, execution.name, change.status, seconds, change.input, change.error
+        )
+        self._notify(change)
+
+    def _notify(self, change: ExecutionStatusChange) -> None:
+        for observer in list(self.execution_observers):
+            try:
+                observer(change)
+            except Exception:  # an observer bug must not break the execution thread
+                logger.exception("execution observer %r failed", observer)
+
+
+def _parse_payload(body: Any) -> Any:
+    if isinstance(body, bytes):
+        body = body.decode()
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+def _status_change(execution: Any) -> ExecutionStatusChange:
+    status = execution.exec_status.value if execution.exec_status is not None else "RUNNING"
+    return ExecutionStatusChange(
+        execution_arn=execution.exec_arn,
+        state_machine_arn=execution.state_machine_arn,
+        name=execution.name,
+        status=status,
+        input=execution.input_data,
+        output=execution.output,
+        error=execution.error,
+        cause=execution.cause,
+        start_date=execution.start_date,
+        stop_date=execution.stop_date,
+    )
