@@ -72,6 +72,8 @@ class AssetFetcher:
         self.s3_download = s3_download or _default_s3_download
         self.local_files = dict(local_files or {})  # source -> path, for offline renders
         self.ca_certs = ca_certs
+        if parent_dir is not None:
+            Path(parent_dir).mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="autovid-assets-", dir=parent_dir))
         self._cache: dict[str, Path] = {}
 

@@ -135,7 +135,9 @@ def _music_gain(plan: RenderPlan) -> str:
     if not plan.ducking:
         return f"volume={_num(plan.music_volume)}"
     frame = max(1, plan.sample_rate // DUCKING_FRAMES_PER_SECOND)
-    expression = f"st(0,t+nb_samples/(2*sample_rate));{_num(plan.music_volume)}*({gain_expression(plan.ducking)})"
+    # The volume filter has no usable nb_samples, so the frame midpoint offset is a constant.
+    midpoint = _num(frame / 2 / plan.sample_rate)
+    expression = f"st(0,t+{midpoint});{_num(plan.music_volume)}*({gain_expression(plan.ducking)})"
     return f"asetnsamples=n={frame}:p=0,volume='{expression}':eval=frame,asetnsamples=n=1024:p=0"
 
 
