@@ -250,7 +250,9 @@ class LocalFunction:
 
     def _error_result(self, error: BaseException, request_id: str, started: float) -> InvocationResult:
         error_type = error.error_type if isinstance(error, _RuntimeError) else type(error).__name__
-        stack = [] if isinstance(error, _RuntimeError) else traceback.format_tb(error.__traceback__)
+        # Like Lambda, show the handler's frames, not the runtime's own.
+        frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__]
+        stack = [] if isinstance(error, _RuntimeError) else traceback.format_list(frames)
         body = {
             "errorMessage": str(error),
             "errorType": error_type,

@@ -116,7 +116,10 @@ def json_path(document: Any, path: str) -> Any:
         next_values: list[Any] = []
         for value in values:
             if match.group(0) == "[*]" or key == "*":
-                next_values.extend(value.values() if isinstance(value, dict) else value if isinstance(value, list) else [])
+                if isinstance(value, dict):
+                    next_values.extend(value.values())
+                elif isinstance(value, list):
+                    next_values.extend(value)
             elif index is not None and isinstance(value, list) and int(index) < len(value):
                 next_values.append(value[int(index)])
             elif (key or quoted) is not None and isinstance(value, dict) and (key or quoted) in value:
@@ -219,6 +222,10 @@ class SqsToStateMachinePipe:
             return
         self._thread = threading.Thread(target=self._run, name=f"pipe:{self.spec.logical_id}", daemon=True)
         self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the poller to finish its current batch and exit (see :meth:`stop`)."""
+        self._stopping.set()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()

@@ -301,7 +301,9 @@ class Provisioner:
             for queue in self.template.of_type(types.QUEUE)
         }
         if spec.source_arn not in queues_by_arn:
-            self.stack.unsupported.append(f"{resource.logical_id} (pipe source {spec.source_arn} is not a template queue)")
+            self.stack.unsupported.append(
+                f"{resource.logical_id} (pipe source {spec.source_arn} is not a queue of the template)"
+            )
             return
         spec.source_queue_url = queues_by_arn[spec.source_arn]
         self.stack.notes.extend(spec.notes)
@@ -316,7 +318,8 @@ class Provisioner:
 
     def _create_event_rule(self, resource: DeclaredResource) -> None:
         props = self.template.resolved_properties(resource.logical_id)
-        spec = EventRuleSpec.from_properties(resource.logical_id, self.template.identity(resource.logical_id).ref, props)
+        name = self.template.identity(resource.logical_id).ref
+        spec = EventRuleSpec.from_properties(resource.logical_id, name, props)
         self.stack.event_rules.append(spec)
         request: dict[str, Any] = {"Name": spec.name, "State": spec.state}
         if spec.event_pattern is not None:

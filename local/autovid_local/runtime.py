@@ -126,6 +126,8 @@ class LocalRuntime:
     def stop(self) -> None:
         global _active
         for pipe in self.pipes.values():
+            pipe.request_stop()
+        for pipe in self.pipes.values():
             pipe.stop()
         if self.api is not None:
             self.api.stop()
@@ -214,7 +216,7 @@ class LocalRuntime:
         assert self.template is not None
         if not self.stack.routes:
             return
-        api_ids = {route.api_logical_id: self.template.identity(route.api_logical_id).ref for route in self.stack.routes}
+        api_ids = {route.api_logical_id: self.ref(route.api_logical_id) for route in self.stack.routes}
         stage_variables = {
             api.logical_id: self.template.resolve(api.properties.get("Variables") or {})
             for api in self.template.of_type(API)

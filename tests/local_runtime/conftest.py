@@ -1,0 +1,27 @@
+"""Fixtures for the local runtime's tests: one runtime per test module on the small template."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from autovid_local.runtime import LocalRuntime
+from autovid_local.testing import local_runtime_factory, running_runtime
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TEST_TEMPLATE = FIXTURES / "template.yaml"
+
+__all__ = ["local_runtime_factory"]  # re-exported fixture
+
+
+@pytest.fixture(scope="module")
+def module_runtime() -> Iterator[LocalRuntime]:
+    with running_runtime(TEST_TEMPLATE) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+def runtime(module_runtime: LocalRuntime) -> Iterator[LocalRuntime]:
+    yield module_runtime
+    module_runtime.clear_faults()
