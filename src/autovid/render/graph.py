@@ -108,7 +108,13 @@ def build_ffmpeg_job(
         filters.append(f"anullsrc=r={sr}:cl=stereo,{end}[aout]")
 
     reencode = needs_video_encode(encoding, video_codec)
-    args += ["-/filter_complex", str(filter_script_path), "-map", f"0:{inputs.video_stream_index}", "-map", "[aout]"]
+    video_map = f"0:{inputs.video_stream_index}"
+    if reencode:
+        # The fps filter drops/duplicates to exactly round(duration * fps) frames.
+        rate = f"fps={_num(encoding.fps)}," if encoding.fps else ""
+        filters.append(f"[{video_map}]{rate}format=yuv420p[vout]")
+        video_map = "[vout]"
+    args += ["-/filter_complex", str(filter_script_path), "-map", video_map, "-map", "[aout]"]
     args += _video_options(encoding) if reencode else ["-c:v", "copy"]
     args += ["-c:a", "aac", "-b:a", encoding.audio_bitrate or DEFAULT_AUDIO_BITRATE, "-ar", str(sr)]
     args += ["-movflags", "+faststart", "-map_metadata", "-1", "-y", str(output_path)]
@@ -119,7 +125,7 @@ def _video_options(encoding: Encoding) -> list[str]:
     options = ["-c:v", "libx264", "-preset", encoding.preset or DEFAULT_X264_PRESET, "-pix_fmt", "yuv420p"]
     options += ["-b:v", encoding.bitrate] if encoding.bitrate else ["-crf", "23"]
     if encoding.fps:
-        options += ["-r", _num(encoding.fps)]
+        options += ["-r", _num(encoding.fps)]  # the stream's declared rate; the graph already resampled
     return options
 
 
