@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from autovid.errors import PermanentError, UpstreamUnavailableError
 
@@ -45,3 +47,14 @@ def raise_for_client_error(exc: ClientError, operation: str) -> NoReturn:
     if is_transient(exc):
         raise UpstreamUnavailableError(f"{operation} failed ({code}): {message}") from exc
     raise AwsRequestError(f"{operation} failed ({code}): {message}") from exc
+
+
+@contextmanager
+def aws_call(operation: str) -> Iterator[None]:
+    """Translate botocore errors raised inside the block into the domain taxonomy."""
+    try:
+        yield
+    except ClientError as exc:
+        raise_for_client_error(exc, operation)
+    except BotoCoreError as exc:
+        raise UpstreamUnavailableError(f"{operation} failed: {exc}") from exc

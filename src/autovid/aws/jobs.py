@@ -11,11 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from autovid.aws.clients import client
-from autovid.aws.errors import raise_for_client_error
-from autovid.errors import JobAlreadyExistsError, UpstreamUnavailableError
+from autovid.aws.errors import aws_call
+from autovid.errors import JobAlreadyExistsError
 
 
 class _PlainNumberDeserializer(TypeDeserializer):
@@ -50,28 +50,23 @@ class JobsTable:
         self.table_name = table_name
 
     def create(self, record: dict[str, Any]) -> None:
-        try:
-            client("dynamodb").put_item(
-                TableName=self.table_name,
-                Item=to_attribute_values(record),
-                ConditionExpression="attribute_not_exists(jobId)",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise JobAlreadyExistsError(f"job {record['jobId']} already exists") from exc
-            raise_for_client_error(exc, "DynamoDB PutItem")
-        except BotoCoreError as exc:
-            raise UpstreamUnavailableError(f"DynamoDB PutItem failed: {exc}") from exc
+        with aws_call("DynamoDB PutItem"):
+            try:
+                client("dynamodb").put_item(
+                    TableName=self.table_name,
+                    Item=to_attribute_values(record),
+                    ConditionExpression="attribute_not_exists(jobId)",
+                )
+            except ClientError as exc:
+                if _condition_failed(exc):
+                    raise JobAlreadyExistsError(f"job {record['jobId']} already exists") from exc
+                raise
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        try:
+        with aws_call("DynamoDB GetItem"):
             response = client("dynamodb").get_item(
                 TableName=self.table_name, Key={"jobId": {"S": job_id}}, ConsistentRead=True
             )
-        except ClientError as exc:
-            raise_for_client_error(exc, "DynamoDB GetItem")
-        except BotoCoreError as exc:
-            raise UpstreamUnavailableError(f"DynamoDB GetItem failed: {exc}") from exc
         item = response.get("Item")
         return from_item(item) if item else None
 
@@ -85,22 +80,25 @@ class JobsTable:
         values: dict[str, Any],
     ) -> dict[str, Any]:
         """A conditional UpdateItem. Returns the new record; raises ConditionFailed."""
-        try:
-            response = client("dynamodb").update_item(
-                TableName=self.table_name,
-                Key={"jobId": {"S": job_id}},
-                UpdateExpression=update_expression,
-                ConditionExpression=condition_expression,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_attribute_values(values),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                old = exc.response.get("Item")
-                raise ConditionFailed(from_item(old) if old else self.get(job_id)) from exc
-            raise_for_client_error(exc, "DynamoDB UpdateItem")
-        except BotoCoreError as exc:
-            raise UpstreamUnavailableError(f"DynamoDB UpdateItem failed: {exc}") from exc
+        with aws_call("DynamoDB UpdateItem"):
+            try:
+                response = client("dynamodb").update_item(
+                    TableName=self.table_name,
+                    Key={"jobId": {"S": job_id}},
+                    UpdateExpression=update_expression,
+                    ConditionExpression=condition_expression,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=to_attribute_values(values),
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as exc:
+                if _condition_failed(exc):
+                    old = exc.response.get("Item")
+                    raise ConditionFailed(from_item(old) if old else self.get(job_id)) from exc
+                raise
         return from_item(response["Attributes"])
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
