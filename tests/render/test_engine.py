@@ -1,0 +1,97 @@
+"""Engine-level failures name the asset or field and leave no temporary files; the CLI's exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from render.conftest import offline_settings, source_of
+from render.media import decode, rms
+
+from autovid.errors import AssetNotFoundError, InvalidAssetError, InvalidSpecError
+from autovid.render.cli import render_command
+from autovid.render.engine import render
+from autovid.render.fetch import AssetFetcher
+from autovid.spec import parse_spec
+
+
+def _raw(timeline=(), video="video"):
+    return {
+        "assets": {
+            "video": {"id": "main", "source": source_of(video)},
+            "audio": [{"id": "sfx", "source": source_of("sfx")}],
+        },
+        "timeline": list(timeline),
+        "output": {"filename": "o.mp4"},
+    }
+
+
+def _render(tmp_path, raw, files):
+    """render() creating its own fetcher (so render owns the cleanup), with local files behind it."""
+    local = {source_of(name): path for name, path in files.items()}
+    original = AssetFetcher.__init__
+
+    def with_local_files(self, *args, **kwargs):
+        original(self, *args, **{**kwargs, "local_files": local})
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AssetFetcher, "__init__", with_local_files)
+        return render(parse_spec(raw), tmp_path, settings=offline_settings())
+
+
+def _leftovers(tmp_path):
+    return [p for p in tmp_path.rglob("autovid-assets-*")]
+
+
+def test_undecodable_asset_names_its_field_and_cleans_up(media, tmp_path):
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF nonsense")
+    raw = _raw([{"type": "audio", "start": 1, "data": {"assetId": "sfx"}}])
+    with pytest.raises(InvalidAssetError) as caught:
+        _render(tmp_path, raw, {"video": media["video"], "sfx": broken})
+    assert (caught.value.asset_id, caught.value.field) == ("sfx", "assets.audio[0].source")
+    assert _leftovers(tmp_path) == []
+
+
+def test_missing_local_file_is_not_found(media, tmp_path):
+    with pytest.raises(AssetNotFoundError):
+        _render(tmp_path, _raw(), {"video": tmp_path / "nope.mp4", "sfx": media["sfx"]})
+    assert _leftovers(tmp_path) == []
+
+
+def test_event_after_the_end_is_a_validation_error_naming_it(media, tmp_path):
+    raw = _raw(
+        [
+            {"type": "audio", "start": 1, "data": {"assetId": "sfx"}},
+            {"type": "tts", "start": 30, "data": {"text": "too late"}},
+        ]
+    )
+    with pytest.raises(InvalidSpecError) as caught:
+        _render(tmp_path, raw, media)
+    assert [e.field for e in caught.value.errors] == ["timeline[1].start"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_cli_renders_relative_paths_and_reports_exit_codes(media, tmp_path, capsys):
+    for name in ("video", "sfx"):
+        (tmp_path / media[name].name).symlink_to(media[name])
+    spec = {
+        "assets": {"video": {"id": "v", "source": "video.mp4"}, "audio": [{"id": "s", "source": "./sfx.wav"}]},
+        "timeline": [
+            {"type": "audio", "start": 2, "data": {"assetId": "s", "volume": 1}},
+            {"type": "tts", "start": 4, "data": {"text": "Rendered offline"}},
+        ],
+        "output": {"destination": "./out", "filename": "ignored.mp4"},
+    }
+    (tmp_path / "job.json").write_text(json.dumps(spec))
+    out = tmp_path / "result" / "final.mp4"
+    assert render_command(str(tmp_path / "job.json"), str(out), progress=False, tts_provider="espeak-ng") == 0
+    samples = decode(out)
+    assert rms(samples, 2.0, 2.5) > 0.05 and rms(samples, 0, 1.9) < 1e-3
+    assert rms(samples, 4.0, 4.6) > 1e-3
+
+    spec["timeline"][0]["start"] = 99
+    (tmp_path / "late.json").write_text(json.dumps(spec))
+    assert render_command(str(tmp_path / "late.json"), str(out), progress=False, tts_provider="espeak-ng") == 2
+    assert "timeline[0].start" in capsys.readouterr().err
+    assert [p for p in (tmp_path / "result").iterdir() if p.name != "final.mp4"] == []
