@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +208,9 @@ class Provisioner:
         if props.get("PackageType") == "Image":
             raise TemplateError(f"{resource.logical_id}: image functions are not supported locally")
         runtime = props.get("Runtime", "python3.11")
+        local_python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        if runtime.startswith("python") and runtime != local_python:
+            self.stack.notes.append(f"{resource.logical_id}: declares {runtime}, runs on {local_python} locally")
         variables = (props.get("Environment") or {}).get("Variables") or {}
         spec = FunctionSpec(
             logical_id=resource.logical_id,

@@ -1,0 +1,145 @@
+"""The ``autovid`` command.
+
+Each subcommand is one ``add_<name>_command(subparsers)`` function that declares its
+arguments and sets ``run``; register it by adding it to :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+Subparsers = Any  # argparse's _SubParsersAction is private
+CommandRegistration = Callable[[Subparsers], None]
+
+
+# --- autovid up ---------------------------------------------------------------------------
+
+
+def add_up_command(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "up",
+        help="run template.yaml locally: AWS endpoint, Step Functions, Lambdas, pipes and the REST API",
+        description="Run the stack locally until Ctrl-C. No AWS account and no Docker needed.",
+    )
+    parser.add_argument("--template", default="template.yaml", type=Path, help="SAM template (default: %(default)s)")
+    parser.add_argument("--api-port", type=int, default=3000, help="REST API port (default: %(default)s)")
+    parser.add_argument("--aws-port", type=int, default=4566, help="AWS endpoint port (default: %(default)s)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--stack-name", default="auto-vid-local", help="AWS::StackName (default: %(default)s)")
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter override (repeatable)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.set_defaults(run=run_up)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from autovid_local.errors import LocalRuntimeError
+    from autovid_local.runtime import LocalRuntime
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if not args.verbose:
+        for noisy in ("botocore", "urllib3", "moto"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    overrides = dict(item.split("=", 1) for item in args.parameter)
+    runtime = LocalRuntime(
+        args.template,
+        host=args.host,
+        api_port=args.api_port,
+        aws_port=args.aws_port,
+        stack_name=args.stack_name,
+        parameter_overrides=overrides,
+    )
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    try:
+        runtime.start()
+    except (LocalRuntimeError, OSError) as error:
+        print(f"autovid up: {error}", file=sys.stderr)
+        return 1
+    try:
+        print(startup_banner(runtime), flush=True)
+        stop_requested.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping ...", flush=True)
+        runtime.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+def startup_banner(runtime: Any) -> str:
+    """Endpoints plus copy-paste examples for curl and the AWS CLI."""
+    from autovid_local import template as types
+
+    template = runtime.template
+    aws = runtime.aws_endpoint_url
+    lines = [f"auto-vid local runtime is up ({template.path.name}, stack {runtime.pseudo.stack_name})", ""]
+    lines.append(f"  AWS endpoint   {aws}")
+    if runtime.api_url:
+        lines.append(f"  REST API       {runtime.api_url}")
+        for route in runtime.api.routes:
+            lines.append(f"                   {route.method:<6} {route.path}  -> {route.function_logical_id}")
+    lines += ["", "Resources:"] + [f"  {label}" for label in runtime.stack.created]
+    if runtime.stack.unsupported:
+        lines += ["", "Not supported locally (skipped):"] + [f"  {label}" for label in runtime.stack.unsupported]
+    if runtime.api_url:
+        lines += ["", "Try:"]
+        for route in list(runtime.api.routes)[:4]:
+            url = shlex.quote(runtime.api_url + route.path)
+            if "{" not in route.path and route.method in ("POST", "PUT", "PATCH", "ANY"):
+                method = "POST" if route.method == "ANY" else route.method
+                lines.append(f"  curl -s -X {method} {url} -H 'Content-Type: application/json' -d @body.json")
+            else:
+                lines.append(f"  curl -s {url}")
+    env = runtime.client_environment()
+    lines += ["", "AWS CLI / boto3:", "  export " + " ".join(f"{key}={value}" for key, value in sorted(env.items()))]
+    # AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS in us-east-1, so the examples pass it explicitly.
+    aws_cli = f"aws --endpoint-url {aws}"
+    for table in template.of_type(types.TABLE):
+        lines.append(f"  {aws_cli} dynamodb scan --table-name {runtime.ref(table.logical_id)}")
+    lines.append(f"  {aws_cli} sqs list-queues")
+    for machine_id, arn in runtime.stack.state_machine_arns.items():
+        lines.append(f"  {aws_cli} stepfunctions list-executions --state-machine-arn {arn}  # {machine_id}")
+    lines += ["", "Ready. Ctrl-C stops everything."]
+    return "\n".join(lines)
+
+
+# --- the command ---------------------------------------------------------------------------
+
+#: Every subcommand's registration function; add yours here.
+COMMANDS: list[CommandRegistration] = [add_up_command]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autovid", description="auto-vid developer tools")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in COMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
