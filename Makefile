@@ -36,5 +36,16 @@ lint: $(BIN)/.installed $(SAM_VENV)/.installed
 test: lint
 	$(BIN)/pytest
 
+# sam build needs a Python that matches the functions' runtime (3.12) on PATH; pyenv's is used when present.
+PY312_DIR := $(shell if command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare | grep -E '^3\.12' | tail -1) \
+	&& [ -n "$$v" ]; then echo "$$(pyenv prefix $$v)/bin"; \
+	elif command -v python3.12 >/dev/null 2>&1; then dirname "$$(command -v python3.12)"; fi)
+
+build: $(SAM_VENV)/.installed
+	@test -n "$(PY312_DIR)" || { echo "make build needs python3.12 on PATH (or pyenv with a 3.12)"; exit 1; }
+	PATH="$(PY312_DIR):$$PATH" $(SAM) build --template template.yaml
+	@echo "Unzipped size of each built function (its code plus its layers; Lambda's limit is 250 MB):"
+	@$(SAM_VENV)/bin/python scripts/built_sizes.py .aws-sam/build
+
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis

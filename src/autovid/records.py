@@ -67,6 +67,12 @@ class StatusChange(_Shape):
     reason: str | None = None
 
 
+class Progress(_Shape):
+    state: str
+    percent: int | None = None
+    at: str
+
+
 class JobResponse(_Shape):
     """The body of POST /jobs and GET /jobs/{jobId}."""
 
@@ -81,6 +87,8 @@ class JobResponse(_Shape):
     metadata: dict[str, Any] = Field(default_factory=dict)
     jobInfo: dict[str, Any] = Field(default_factory=dict)
     statusHistory: list[StatusChange] | None = None
+    progress: Progress | None = None
+    executionArn: str | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any], *, with_history: bool) -> JobResponse:
@@ -91,9 +99,11 @@ class JobResponse(_Shape):
         return response
 
     def body(self) -> dict[str, Any]:
+        """The seed's shape; status answers add statusHistory, progress and executionArn."""
         data = self.model_dump(mode="json")
         if self.statusHistory is None:
-            data.pop("statusHistory")
+            for key in ("statusHistory", "progress", "executionArn"):
+                data.pop(key)
         return data
 
 

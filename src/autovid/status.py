@@ -41,9 +41,16 @@ class ConditionalUpdate:
 
 
 def transition_update(
-    new: JobStatus, *, at: str, reason: str, fields: dict[str, Any] | None = None
+    new: JobStatus,
+    *,
+    at: str,
+    reason: str,
+    fields: dict[str, Any] | None = None,
+    claim_for: str | None = None,
 ) -> ConditionalUpdate:
-    """The UpdateItem parameters for a change to ``new`` (also used to check the ASL's copy)."""
+    """The UpdateItem parameters for a change to ``new``; the state machine's MarkProcessing is
+    checked against this. ``claim_for`` records an execution ARN as the job's owner and refuses
+    the change when another execution already owns the job."""
     sources = sorted(ALLOWED_TRANSITIONS[new])
     names = {"#status": "status", "#updatedAt": "updatedAt", "#statusHistory": "statusHistory"}
     values: dict[str, Any] = {
@@ -64,9 +71,15 @@ def transition_update(
     for i, source in enumerate(sources):
         values[f":from{i}"] = source.value
     allowed = ", ".join(f":from{i}" for i in range(len(sources)))
+    condition = f"attribute_exists(jobId) AND #status IN ({allowed})"
+    if claim_for is not None:
+        names["#owner"] = "executionArn"
+        values[":owner"] = claim_for
+        assignments.append("#owner = :owner")
+        condition += " AND (attribute_not_exists(#owner) OR #owner = :owner)"
     return ConditionalUpdate(
         update_expression="SET " + ", ".join(assignments),
-        condition_expression=f"attribute_exists(jobId) AND #status IN ({allowed})",
+        condition_expression=condition,
         names=names,
         values=values,
     )
@@ -90,11 +103,12 @@ class JobStatusManager:
         reason: str,
         fields: dict[str, Any] | None = None,
         now: datetime | None = None,
+        claim_for: str | None = None,
     ) -> dict[str, Any]:
         """Apply one allowed change; raises InvalidTransitionError (record unchanged) otherwise."""
         if not ALLOWED_TRANSITIONS[new]:
             raise InvalidTransitionError(job_id, self.get(job_id).get("status"), new.value)
-        update = transition_update(new, at=iso(now or utc_now()), reason=reason, fields=fields)
+        update = transition_update(new, at=iso(now or utc_now()), reason=reason, fields=fields, claim_for=claim_for)
         try:
             return self.table.update(
                 job_id,
@@ -110,6 +124,25 @@ class JobStatusManager:
 
     def mark_processing(self, job_id: str, *, reason: str = "processing started") -> dict[str, Any]:
         return self.transition(job_id, S.PROCESSING, reason=reason)
+
+    def record_progress(self, job_id: str, execution_arn: str, *, state: str, percent: int | None) -> bool:
+        """Show which step runs and how far the render is; not a status change. Written only
+        while the job is processing for this execution; returns whether it was written."""
+        try:
+            self.table.update(
+                job_id,
+                update_expression="SET #progress = :progress",
+                condition_expression="#status = :processing AND #owner = :owner",
+                names={"#progress": "progress", "#status": "status", "#owner": "executionArn"},
+                values={
+                    ":progress": {"state": state, "percent": percent, "at": iso(utc_now())},
+                    ":processing": S.PROCESSING.value,
+                    ":owner": execution_arn,
+                },
+            )
+        except ConditionFailed:
+            return False
+        return True
 
     def mark_retrying(self, job_id: str, *, reason: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.transition(job_id, S.RETRYING, reason=reason, fields=fields)

@@ -1,0 +1,26 @@
+"""Status sync: records failures no step could (timeouts, crashes, aborts) and redrive restarts."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from autovid.aws.jobs import JobsTable
+from autovid.config import Settings
+from autovid.sync import ExecutionStatusChange, sync_job_status
+
+logger = Logger()
+tracer = Tracer()
+
+
+class ExecutionStatusChangeEvent(EventBridgeModel):
+    detail: ExecutionStatusChange
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=ExecutionStatusChangeEvent)
+def handler(event: ExecutionStatusChangeEvent, context: LambdaContext) -> dict:
+    outcome = sync_job_status(event.detail, JobsTable(Settings.from_env().jobs_table))
+    logger.info(outcome, extra={"executionArn": event.detail.execution_arn, "status": event.detail.status})
+    return {"outcome": outcome}

@@ -1,0 +1,84 @@
+"""Status sync: keep job records true when an execution ends in a way no step could record.
+
+Triggered by EventBridge "Step Functions Execution Status Change" events. A step records its
+own failures; this catches the rest (task timeouts, crashes, aborts, failures before a step
+ran) and the restart of a redriven execution. Every change goes through the status module,
+so a job that is already terminal, or owned by another execution, is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from autovid.aws.executions import last_entered_state
+from autovid.aws.jobs import JobsTable
+from autovid.errors import InvalidTransitionError, JobNotFoundError
+from autovid.records import JobError, JobStatus
+from autovid.status import JobStatusManager
+
+
+ENDED_UNSUCCESSFULLY = {"FAILED", "TIMED_OUT", "ABORTED"}
+
+
+class ExecutionStatusChange(BaseModel):
+    """The ``detail`` of a "Step Functions Execution Status Change" event."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    execution_arn: str = Field(alias="executionArn")
+    status: str
+    input: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    redrive_count: int = Field(default=0, alias="redriveCount")
+
+
+def job_id_of(change: ExecutionStatusChange) -> str | None:
+    try:
+        job_id = json.loads(change.input or "{}").get("jobId")
+    except (ValueError, AttributeError):
+        return None
+    return job_id if isinstance(job_id, str) else None
+
+
+def failure_of(change: ExecutionStatusChange, state: str | None) -> JobError:
+    if change.status == "TIMED_OUT":
+        return JobError(type="States.Timeout", message="the workflow timed out", state=state)
+    if change.status == "ABORTED":
+        return JobError(type="ExecutionAborted", message="the workflow was stopped", state=state)
+    message = change.cause or "the workflow failed"
+    try:
+        cause = json.loads(message)
+        message = cause.get("errorMessage") or message
+    except (ValueError, AttributeError):
+        pass
+    return JobError(type=change.error or "States.Failed", message=message[:1000], state=state)
+
+
+def sync_job_status(change: ExecutionStatusChange, table: JobsTable) -> str:
+    """Apply the change to the job; returns what was done (for the log)."""
+    job_id = job_id_of(change)
+    if job_id is None:
+        return "ignored: the execution input has no jobId"
+    jobs = JobStatusManager(table)
+    try:
+        record = jobs.get(job_id)
+    except JobNotFoundError:
+        return f"ignored: job {job_id} not found"
+    owner = record.get("executionArn")
+    if owner and owner != change.execution_arn:
+        return f"ignored: job {job_id} belongs to {owner}"
+    try:
+        if change.status in ENDED_UNSUCCESSFULLY:
+            error = failure_of(change, last_entered_state(change.execution_arn))
+            jobs.mark_failed(job_id, error)
+            return f"job {job_id} marked failed at {error.state}"
+        if change.status == "RUNNING" and change.redrive_count > 0 and record["status"] == JobStatus.FAILED:
+            count = change.redrive_count
+            jobs.mark_retrying(job_id, reason=f"redrive {count}", fields={"redriveCount": count})
+            return f"job {job_id} marked retrying (redrive {count})"
+    except InvalidTransitionError as exc:
+        return f"ignored: {exc.message}"
+    return f"ignored: {change.status} needs no change for job {job_id} ({record['status']})"

@@ -1,0 +1,1 @@
+"""The workflow steps: one module per state of the state machine, sharing the runner."""

@@ -1,0 +1,59 @@
+"""RenderVideo: synthesize speech, render the MP4 and put it under ``work/{jobId}/``."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from autovid.aws import storage
+from autovid.render.engine import render
+from autovid.status import JobStatusManager
+from autovid.workflow.runner import RENDER, StepRunner, stored_spec, work_prefix
+
+
+class RenderOutput(BaseModel):
+    bucket: str
+    key: str
+    duration: float
+    size: int
+    videoCopied: bool
+
+
+class ProgressReporter:
+    """Writes render progress to the job record at most once per ``interval`` seconds."""
+
+    def __init__(self, jobs: JobStatusManager, job_id: str, execution_arn: str, interval: float = 1.0):
+        self.jobs, self.job_id, self.execution_arn, self.interval = jobs, job_id, execution_arn, interval
+        self.last_write = 0.0
+
+    def __call__(self, percent: int) -> None:
+        now = time.monotonic()
+        if percent < 100 and now - self.last_write < self.interval:
+            return
+        self.last_write = now
+        self.jobs.record_progress(self.job_id, self.execution_arn, state=RENDER, percent=percent)
+
+
+def render_job(record: dict[str, Any], runner: StepRunner) -> RenderOutput:
+    spec = stored_spec(record)
+    job_id = record["jobId"]
+    progress = ProgressReporter(runner.jobs, job_id, runner.input.execution_arn)
+    workdir = Path(tempfile.mkdtemp(prefix="autovid-render-"))
+    try:
+        result = render(spec, workdir, progress)
+        key = f"{work_prefix(job_id)}{spec.output.filename}"
+        storage.upload_file(result.output_path, runner.settings.bucket_name, key)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return RenderOutput(
+        bucket=runner.settings.bucket_name,
+        key=key,
+        duration=round(result.duration, 3),
+        size=result.size_bytes,
+        videoCopied=result.video_copied,
+    )

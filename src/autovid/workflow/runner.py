@@ -1,0 +1,141 @@
+"""The workflow's four steps and the status bookkeeping around them.
+
+The state machine lets a failing step fail the execution (no Catch to a Fail state), so a
+redrive re-runs exactly the step that failed. Status changes around a step are made here:
+
+* at the start, the job is brought back to ``processing``: from ``retrying`` (a retry), from
+  ``failed`` (a redrive: ``failed -> retrying -> processing``), or through ``retrying`` when the
+  previous attempt died without a word (crash, timeout);
+* a ``TransientError`` with retries left marks ``retrying`` with the attempt and last error;
+* a ``PermanentError``, the last transient failure, or a bug marks ``failed`` with
+  ``{type, message, state}``.
+
+Errors leave the step as ``TransientError`` or ``PermanentError`` (the names the state
+machine's Retry matches); the specific class stays in the message and on the job record.
+Failures that never reach this code (timeouts, crashes) are recorded by the status-sync
+function when the execution fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from autovid.aws.jobs import JobsTable
+from autovid.config import Settings
+from autovid.errors import AutoVidError, PermanentError, TransientError
+from autovid.records import JobError, JobStatus
+from autovid.spec import JobSpec, parse_spec
+from autovid.status import JobStatusManager
+
+log = logging.getLogger(__name__)
+
+VALIDATE, RENDER, UPLOAD, FINALIZE = "ValidateJob", "RenderVideo", "UploadOutput", "FinalizeJob"
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class StepInput(BaseModel):
+    """What every step receives from the state machine."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str = Field(alias="jobId")
+    execution_arn: str = Field(alias="executionArn")
+    retry_count: int = Field(default=0, alias="retryCount")
+    retry_limit: int = Field(default=0, alias="retryLimit")
+
+
+class JobOwnedElsewhereError(PermanentError):
+    """Another execution owns this job (a duplicate delivery); this one must not touch it."""
+
+
+class JobAlreadyFinishedError(PermanentError):
+    """The job is already completed; the step has nothing to do."""
+
+
+def error_of(exc: BaseException, state: str) -> JobError:
+    if isinstance(exc, AutoVidError):
+        return JobError(type=type(exc).__name__, message=exc.message, state=state)
+    return JobError(type="InternalError", message=f"{state} failed unexpectedly ({type(exc).__name__})", state=state)
+
+
+class StepRunner:
+    """Runs one step for one job, with the bookkeeping described in the module docstring."""
+
+    def __init__(self, state: str, step_input: StepInput, settings: Settings | None = None):
+        self.state = state
+        self.input = step_input
+        self.settings = settings or Settings.from_env()
+        self.jobs = JobStatusManager(JobsTable(self.settings.jobs_table))
+
+    def run(self, work: Callable[[dict[str, Any]], T]) -> T:
+        try:
+            return work(self._claim())
+        except TransientError as exc:
+            self._record_failure(exc, final=self.input.retry_count >= self.input.retry_limit)
+            raise TransientError(f"{type(exc).__name__}: {exc.message}") from exc
+        except PermanentError as exc:
+            if not isinstance(exc, JobOwnedElsewhereError | JobAlreadyFinishedError):
+                self._record_failure(exc, final=True)
+            raise PermanentError(f"{type(exc).__name__}: {exc.message}") from exc
+        except Exception as exc:
+            self._record_failure(exc, final=True)
+            raise
+
+    def _claim(self) -> dict[str, Any]:
+        job_id = self.input.job_id
+        record = self.jobs.get(job_id)
+        owner = record.get("executionArn")
+        if owner and owner != self.input.execution_arn:
+            raise JobOwnedElsewhereError(f"job {job_id} is handled by {owner}")
+        status = JobStatus(record["status"])
+        if status is JobStatus.COMPLETED:
+            if self.state == FINALIZE:
+                return record
+            raise JobAlreadyFinishedError(f"job {job_id} is already completed")
+        if status is JobStatus.FAILED:
+            count = int(record.get("redriveCount") or 0) + 1
+            self.jobs.mark_retrying(job_id, reason=f"redrive {count}", fields={"redriveCount": count})
+            status = JobStatus.RETRYING
+        elif status is JobStatus.PROCESSING and self.input.retry_count > 0:
+            # The previous attempt ended without recording anything (a crash or a timeout).
+            self.jobs.mark_retrying(
+                job_id,
+                reason=f"{self.state} attempt {self.input.retry_count} ended without a result",
+                fields={"attempts": self.input.retry_count},
+            )
+            status = JobStatus.RETRYING
+        if status is JobStatus.RETRYING:
+            record = self.jobs.mark_processing(job_id, reason=f"{self.state} attempt {self.input.retry_count + 1}")
+        self.jobs.record_progress(job_id, self.input.execution_arn, state=self.state, percent=None)
+        return record
+
+    def _record_failure(self, exc: BaseException, *, final: bool) -> None:
+        error = error_of(exc, self.state)
+        log.warning("step failed", extra={"jobId": self.input.job_id, "state": self.state, "error": error.model_dump()})
+        try:
+            if final:
+                self.jobs.mark_failed(self.input.job_id, error)
+            else:
+                self.jobs.mark_retrying(
+                    self.input.job_id,
+                    reason=f"{error.type}: {error.message}"[:500],
+                    fields={"attempts": self.input.retry_count + 1, "lastError": error.model_dump()},
+                )
+        except AutoVidError:
+            # The status-sync function records the failure when the execution fails.
+            log.exception("could not record the step failure", extra={"jobId": self.input.job_id})
+
+
+def stored_spec(record: dict[str, Any]) -> JobSpec:
+    """The spec from the record (never from the execution input), validated again."""
+    return parse_spec(record["spec"])
+
+
+def work_prefix(job_id: str) -> str:
+    """Where a job's intermediate files live in the managed bucket."""
+    return f"work/{job_id}/"

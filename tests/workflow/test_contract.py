@@ -1,0 +1,149 @@
+"""Contract tests: the ASL, the template and the code agree with each other."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode_str
+from support import REPO_ROOT
+
+from autovid.config import Limits, RenderSettings, Settings
+from autovid.records import JobStatus
+from autovid.status import transition_update
+from autovid.workflow.runner import FINALIZE, RENDER, UPLOAD, VALIDATE
+
+ASL_PATH = REPO_ROOT / "statemachine" / "video_job.asl.json"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    decoded, matches = decode_str((REPO_ROOT / "template.yaml").read_text())
+    assert not matches, matches
+    return decoded
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict[str, Any]:
+    return json.loads(ASL_PATH.read_text())
+
+
+def state_machine(template: dict[str, Any]) -> dict[str, Any]:
+    machines = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::StateMachine"]
+    assert len(machines) == 1
+    return machines[0]["Properties"]
+
+
+def test_every_asl_placeholder_resolves_to_a_template_resource(template: dict, asl: dict) -> None:
+    substitutions = state_machine(template)["DefinitionSubstitutions"]
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
+    assert placeholders == set(substitutions)
+    for name, value in substitutions.items():
+        target = value.get("Fn::GetAtt", [value.get("Ref")])[0]
+        assert target in template["Resources"], f"{name} -> {target} is not in the template"
+        if name.endswith("FunctionArn"):
+            assert template["Resources"][target]["Type"] == "AWS::Serverless::Function"
+            assert value == {"Fn::GetAtt": [target, "Arn"]}
+
+
+def test_every_lambda_task_invokes_a_function_of_the_template(template: dict, asl: dict) -> None:
+    substitutions = state_machine(template)["DefinitionSubstitutions"]
+    tasks = {name: s for name, s in asl["States"].items() if s.get("Resource") == "arn:aws:states:::lambda:invoke"}
+    assert set(tasks) == {VALIDATE, RENDER, UPLOAD, FINALIZE}
+    for name, state in tasks.items():
+        placeholder = re.fullmatch(r"\$\{(\w+)\}", state["Parameters"]["FunctionName"])
+        assert placeholder, name
+        function = substitutions[placeholder[1]]["Fn::GetAtt"][0]
+        assert function == f"{name}Function"
+
+
+def test_every_lambda_task_retries_service_errors_and_transient_errors(asl: dict) -> None:
+    for name in (VALIDATE, RENDER, UPLOAD, FINALIZE):
+        state = asl["States"][name]
+        service, transient = state["Retry"]
+        assert set(service["ErrorEquals"]) == {
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        }
+        assert (service["IntervalSeconds"], service["BackoffRate"], service["MaxAttempts"]) == (2, 2.0, 6)
+        assert service["JitterStrategy"] == "FULL"
+        assert transient["ErrorEquals"] == ["TransientError"]
+        assert transient["MaxAttempts"] == state["Parameters"]["Payload"]["retryLimit"], (
+            f"{name}: the step must know its retry budget to mark the last failure as final"
+        )
+        assert "Catch" not in state, f"{name}: a failing step must fail the execution, so a redrive re-runs it"
+        assert state["Parameters"]["Payload"]["retryCount.$"] == "$$.State.RetryCount"
+
+
+def test_mark_processing_uses_the_status_modules_rules(asl: dict) -> None:
+    state = asl["States"]["MarkProcessing"]
+    parameters = state["Parameters"]
+    expected = transition_update(JobStatus.PROCESSING, at="<at>", reason="workflow started", claim_for="<arn>")
+    assert parameters["UpdateExpression"] == expected.update_expression
+    assert parameters["ConditionExpression"] == expected.condition_expression
+    assert parameters["ExpressionAttributeNames"] == expected.names
+    bound = {"$$.State.EnteredTime": "<at>", "$$.Execution.Id": "<arn>"}
+
+    def plain(value: dict) -> Any:
+        ((kind, inner),) = value.items()
+        if kind == "S":
+            return inner
+        if kind == "S.$":
+            return bound[inner]
+        if kind == "L":
+            return [plain(v) for v in inner]
+        if kind == "M":
+            return {k: plain(v) for k, v in inner.items()}
+        raise AssertionError(kind)
+
+    values = {k: plain(v) for k, v in parameters["ExpressionAttributeValues"].items()}
+    assert values == expected.values
+    assert state["Catch"][0]["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
+    assert asl["States"][state["Catch"][0]["Next"]]["Type"] == "Succeed"
+
+
+def test_the_pipe_feeds_the_state_machine_from_the_job_queue(template: dict) -> None:
+    pipes = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Pipes::Pipe"]
+    assert len(pipes) == 1
+    pipe = pipes[0]
+    assert pipe["Source"] == {"Fn::GetAtt": ["JobQueue", "Arn"]}
+    assert pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"] == 1
+    assert pipe["Target"] == {"Ref": "VideoJobStateMachine"}
+    target = pipe["TargetParameters"]
+    assert target["StepFunctionStateMachineParameters"]["InvocationType"] == "FIRE_AND_FORGET"
+    assert target["InputTemplate"] == '{"jobId": "<$.body.jobId>"}'
+
+
+def _settings_names() -> set[str]:
+    """Every environment variable the code reads (all configuration goes through autovid.config)."""
+    return {field.alias for model in (Settings, Limits, RenderSettings) for field in model.model_fields.values()}
+
+
+def test_every_variable_a_handler_reads_is_set_or_has_a_default(template: dict) -> None:
+    known = _settings_names()
+    global_vars = template["Globals"]["Function"]["Environment"]["Variables"]
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        variables = {**global_vars, **resource["Properties"].get("Environment", {}).get("Variables", {})}
+        for required in ("DYNAMODB_JOBS_TABLE", "S3_BUCKET_NAME", "SQS_JOB_QUEUE_URL"):
+            assert required in variables, f"{name} does not get {required}"
+        for variable in variables:
+            assert variable in known or variable.startswith("POWERTOOLS_"), f"{name}: unknown variable {variable}"
+    # Where the job lives has no usable default; everything else falls back to a documented one.
+    locations = [f.alias for f in Settings.model_fields.values() if f.default == "" and f.alias != "CORS_ALLOW_ORIGIN"]
+    assert sorted(locations) == ["DYNAMODB_JOBS_TABLE", "S3_BUCKET_NAME", "SQS_JOB_QUEUE_URL"]
+
+
+def test_step_functions_have_room_for_their_work(template: dict) -> None:
+    render = template["Resources"]["RenderVideoFunction"]["Properties"]
+    assert render["Timeout"] == 900 and render["MemorySize"] >= 3008
+    assert render["EphemeralStorage"]["Size"] >= 10240
+    asl = json.loads(ASL_PATH.read_text())
+    for step in (VALIDATE, RENDER, UPLOAD, FINALIZE):
+        function = template["Resources"][f"{step}Function"]["Properties"]
+        assert asl["States"][step]["TimeoutSeconds"] > function["Timeout"], step

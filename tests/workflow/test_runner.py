@@ -1,0 +1,251 @@
+"""Status bookkeeping around the workflow steps, and the status-sync function."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from support import minimal_spec
+
+from autovid import sync
+from autovid.aws.jobs import JobsTable
+from autovid.config import Settings
+from autovid.errors import AssetNotFoundError, DownloadTimeoutError, PermanentError, TransientError
+from autovid.records import JobOutput, JobStatus, new_job_record
+from autovid.spec import parse_spec
+from autovid.status import JobStatusManager
+from autovid.workflow.render_video import ProgressReporter
+from autovid.workflow.runner import FINALIZE, RENDER, VALIDATE, StepInput, StepRunner
+from autovid.workflow.upload_output import destination_of
+
+ARN = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:run-1"
+OTHER_ARN = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:run-2"
+
+
+@pytest.fixture
+def jobs(aws: dict) -> JobStatusManager:
+    return JobStatusManager(JobsTable(Settings.from_env().jobs_table))
+
+
+def stored_job(jobs: JobStatusManager, status: JobStatus, owner: str | None = ARN) -> str:
+    record = new_job_record(parse_spec(minimal_spec()), ttl_seconds=3600)
+    record["status"] = status.value
+    if owner:
+        record["executionArn"] = owner
+    jobs.table.create(record)
+    return record["jobId"]
+
+
+def step(job_id: str, retry_count: int = 0, retry_limit: int = 3, arn: str = ARN) -> StepInput:
+    return StepInput.model_validate(
+        {"jobId": job_id, "executionArn": arn, "retryCount": retry_count, "retryLimit": retry_limit}
+    )
+
+
+def history(jobs: JobStatusManager, job_id: str) -> list[str]:
+    return [h["status"] for h in jobs.get(job_id)["statusHistory"]][1:]
+
+
+def test_a_successful_step_returns_its_result_and_shows_progress(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+    assert StepRunner(VALIDATE, step(job_id)).run(lambda record: record["jobId"]) == job_id
+    record = jobs.get(job_id)
+    assert record["status"] == "processing" and history(jobs, job_id) == []
+    assert record["progress"]["state"] == VALIDATE
+
+
+def test_transient_failure_with_retries_left_marks_retrying(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+
+    def flaky(_record: dict) -> None:
+        raise DownloadTimeoutError("asset 'music' timed out", asset_id="music")
+
+    with pytest.raises(TransientError) as caught:
+        StepRunner(RENDER, step(job_id, retry_count=0)).run(flaky)
+    assert type(caught.value) is TransientError, "the state machine's Retry matches the exact name"
+    assert str(caught.value) == "DownloadTimeoutError: asset 'music' timed out"
+    record = jobs.get(job_id)
+    assert record["status"] == "retrying"
+    assert record["attempts"] == 1
+    assert record["lastError"] == {
+        "type": "DownloadTimeoutError",
+        "message": "asset 'music' timed out",
+        "state": RENDER,
+    }
+
+
+def test_the_next_attempt_resumes_processing(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.RETRYING)
+    StepRunner(RENDER, step(job_id, retry_count=1)).run(lambda record: None)
+    assert history(jobs, job_id) == ["processing"]
+    assert jobs.get(job_id)["statusHistory"][-1]["reason"] == "RenderVideo attempt 2"
+
+
+def test_an_attempt_that_died_silently_is_recorded_as_a_retry(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+    StepRunner(RENDER, step(job_id, retry_count=2)).run(lambda record: None)
+    assert history(jobs, job_id) == ["retrying", "processing"]
+    assert jobs.get(job_id)["statusHistory"][-2]["reason"] == "RenderVideo attempt 2 ended without a result"
+
+
+def test_the_last_transient_failure_marks_failed(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.RETRYING)
+
+    def flaky(_record: dict) -> None:
+        raise DownloadTimeoutError("still down")
+
+    with pytest.raises(TransientError):
+        StepRunner(RENDER, step(job_id, retry_count=3, retry_limit=3)).run(flaky)
+    record = jobs.get(job_id)
+    assert history(jobs, job_id) == ["processing", "failed"]
+    assert record["error"] == {"type": "DownloadTimeoutError", "message": "still down", "state": RENDER}
+
+
+def test_a_permanent_failure_marks_failed_naming_the_state(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+
+    def missing(_record: dict) -> None:
+        raise AssetNotFoundError("asset 'music': s3://bucket/assets/music.mp3 does not exist", asset_id="music")
+
+    with pytest.raises(PermanentError) as caught:
+        StepRunner(VALIDATE, step(job_id)).run(missing)
+    assert type(caught.value) is PermanentError
+    record = jobs.get(job_id)
+    assert record["status"] == "failed"
+    assert record["error"]["type"] == "AssetNotFoundError"
+    assert record["error"]["state"] == VALIDATE
+    assert "music" in record["error"]["message"]
+
+
+def test_a_bug_marks_failed_without_leaking_details(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+
+    def buggy(_record: dict) -> None:
+        raise KeyError("secret-internal-key")
+
+    with pytest.raises(KeyError):
+        StepRunner(RENDER, step(job_id)).run(buggy)
+    error = jobs.get(job_id)["error"]
+    assert error == {"type": "InternalError", "message": "RenderVideo failed unexpectedly (KeyError)", "state": RENDER}
+
+
+def test_a_redriven_step_goes_through_retrying(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    StepRunner(RENDER, step(job_id)).run(lambda record: None)
+    record = jobs.get(job_id)
+    assert history(jobs, job_id) == ["retrying", "processing"]
+    assert record["statusHistory"][-2]["reason"] == "redrive 1"
+    assert record["redriveCount"] == 1
+
+
+def test_a_job_owned_by_another_execution_is_not_touched(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING, owner=OTHER_ARN)
+    before = jobs.get(job_id)
+    with pytest.raises(PermanentError, match="JobOwnedElsewhereError"):
+        StepRunner(RENDER, step(job_id)).run(lambda record: pytest.fail("must not run"))
+    assert jobs.get(job_id) == before
+
+
+def test_a_completed_job_is_final(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.COMPLETED)
+    before = jobs.get(job_id)
+    assert StepRunner(FINALIZE, step(job_id, retry_count=1)).run(lambda record: record["status"]) == "completed"
+    with pytest.raises(PermanentError, match="already completed"):
+        StepRunner(RENDER, step(job_id)).run(lambda record: pytest.fail("must not run"))
+    assert jobs.get(job_id) == before
+
+
+def test_progress_is_written_at_most_once_a_second(jobs: JobStatusManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+    clock = iter([10.0, 10.2, 10.5, 11.3, 11.4, 11.5])
+    monkeypatch.setattr("autovid.workflow.render_video.time.monotonic", lambda: next(clock))
+    writes: list[int | None] = []
+    monkeypatch.setattr(jobs, "record_progress", lambda *a, percent, **k: writes.append(percent))
+    report = ProgressReporter(jobs, job_id, ARN)
+    for percent in (5, 20, 40, 60, 80, 100):
+        report(percent)
+    assert writes == [5, 60, 100]
+
+
+def test_progress_is_not_written_for_another_execution(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING, owner=OTHER_ARN)
+    assert jobs.record_progress(job_id, ARN, state=RENDER, percent=50) is False
+    assert "progress" not in jobs.get(job_id)
+
+
+@pytest.mark.parametrize(
+    ("destination", "expected"),
+    [
+        (None, ("managed", "outputs/JOB/out.mp4")),
+        ("s3://dest-bucket/videos/", ("dest-bucket", "videos/out.mp4")),
+        ("s3://dest-bucket/videos", ("dest-bucket", "videos/out.mp4")),
+        ("s3://dest-bucket", ("dest-bucket", "out.mp4")),
+    ],
+)
+def test_destination(destination: str | None, expected: tuple[str, str]) -> None:
+    raw = minimal_spec()
+    if destination:
+        raw["output"]["destination"] = destination
+    assert destination_of(parse_spec(raw), "JOB", "managed") == expected
+
+
+# --- status sync ---------------------------------------------------------------------------
+
+
+def change(status: str, job_id: str, arn: str = ARN, **extra: Any) -> sync.ExecutionStatusChange:
+    return sync.ExecutionStatusChange.model_validate(
+        {"executionArn": arn, "status": status, "input": json.dumps({"jobId": job_id}), **extra}
+    )
+
+
+@pytest.fixture
+def failed_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync, "last_entered_state", lambda arn: RENDER)
+
+
+def test_sync_records_a_timeout_no_step_saw(jobs: JobStatusManager, failed_at: None) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+    outcome = sync.sync_job_status(change("TIMED_OUT", job_id), jobs.table)
+    assert outcome == f"job {job_id} marked failed at {RENDER}"
+    assert jobs.get(job_id)["error"] == {"type": "States.Timeout", "message": "the workflow timed out", "state": RENDER}
+
+
+def test_sync_takes_the_message_from_a_lambda_error_cause(jobs: JobStatusManager, failed_at: None) -> None:
+    job_id = stored_job(jobs, JobStatus.RETRYING)
+    cause = json.dumps({"errorType": "TransientError", "errorMessage": "UpstreamUnavailableError: S3 is down"})
+    sync.sync_job_status(change("FAILED", job_id, error="TransientError", cause=cause), jobs.table)
+    error = jobs.get(job_id)["error"]
+    assert error == {"type": "TransientError", "message": "UpstreamUnavailableError: S3 is down", "state": RENDER}
+
+
+def test_sync_leaves_recorded_and_foreign_jobs_alone(jobs: JobStatusManager, failed_at: None) -> None:
+    failed = stored_job(jobs, JobStatus.FAILED)
+    before = jobs.get(failed)
+    assert sync.sync_job_status(change("FAILED", failed), jobs.table).startswith("ignored")
+    assert jobs.get(failed) == before
+    foreign = stored_job(jobs, JobStatus.PROCESSING, owner=OTHER_ARN)
+    assert sync.sync_job_status(change("FAILED", foreign), jobs.table).startswith("ignored")
+    assert jobs.get(foreign)["status"] == "processing"
+
+
+def test_sync_marks_a_job_that_never_started_failed(jobs: JobStatusManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync, "last_entered_state", lambda arn: "MarkProcessing")
+    job_id = stored_job(jobs, JobStatus.SUBMITTED, owner=None)
+    sync.sync_job_status(change("FAILED", job_id, error="DynamoDB.AmazonDynamoDBException"), jobs.table)
+    assert jobs.get(job_id)["error"]["state"] == "MarkProcessing"
+
+
+def test_sync_records_a_redrive_restart(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    sync.sync_job_status(change("RUNNING", job_id, redriveCount=2), jobs.table)
+    record = jobs.get(job_id)
+    assert record["status"] == "retrying" and record["statusHistory"][-1]["reason"] == "redrive 2"
+    StepRunner(RENDER, step(job_id)).run(lambda r: None)
+    assert history(jobs, job_id) == ["retrying", "processing"], "the step does not record the redrive twice"
+    assert sync.sync_job_status(change("RUNNING", job_id), jobs.table).startswith("ignored")
+
+
+def test_finalize_output_model_round_trips() -> None:
+    output = JobOutput(url="https://x", urlExpiresAt="t", s3Uri="s3://b/k", duration=1.5, size=10)
+    assert JobOutput.model_validate(output.model_dump()) == output
