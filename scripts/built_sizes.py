@@ -38,12 +38,14 @@ def main(build_dir: str) -> int:
         for name, res in resources.items()
         if res["Type"] == "AWS::Serverless::LayerVersion"
     }
+    global_layers = template.get("Globals", {}).get("Function", {}).get("Layers", [])
     worst = 0.0
     print(f"{'function':<26}{'code MB':>9}{'layers MB':>11}{'total MB':>10}")
     for name, res in sorted(resources.items()):
         if res["Type"] != "AWS::Serverless::Function":
             continue
-        layers = [ref["Ref"] for ref in res["Properties"].get("Layers", []) if isinstance(ref, dict) and "Ref" in ref]
+        refs = global_layers + res["Properties"].get("Layers", [])
+        layers = {ref["Ref"] for ref in refs if isinstance(ref, dict) and "Ref" in ref}
         code = tree_size(build / name) / 1e6
         layers_mb = sum(layer_sizes.get(layer, 0) for layer in layers) / 1e6
         total = code + layers_mb
