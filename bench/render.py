@@ -1,0 +1,327 @@
+"""Render benchmark: our engine vs the moviepy reference vs one hand-written ffmpeg command.
+
+    python bench/render.py [--workdir DIR] [--skip-moviepy]
+
+Generates the job (60 s 1280x720 30 fps H.264, a 2-track playlist with crossfade, 3 TTS events and
+2 ducking SFX), then times each renderer in a fresh subprocess while sampling the resident memory
+of that whole process tree (ffmpeg children included) from /proc. Prints a table.
+
+The input is testsrc2 with light temporal grain, like camera footage: flat synthetic frames make
+x264 (and so the moviepy re-encode) unrealistically fast. ``--flat`` drops the grain.
+
+Two wall times are shown: the whole process (interpreter start and imports included) and the
+``render()`` call alone, which is what a warm worker pays per job. Ratios use the call.
+
+Targets on the 2-core reference machine: ours <= 1/15 of moviepy's wall time, <= 1.25x the
+hand-written command, peak RSS <= 150 MB on the 5-minute input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autovid.render.ffmpeg import ffmpeg_exe
+
+SOURCE = "s3://bench-media/"
+SPEECH = [
+    "Welcome to the benchmark. This sentence is spoken over the music.",
+    "Here is the second announcement, with the music ducked underneath.",
+    "And a final word before the music comes back up.",
+]
+
+
+# --- job generation --------------------------------------------------------------------
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-y", *args], check=True)
+
+
+def generate_media(root: Path, *, flat: bool = False) -> dict[str, Path]:
+    root = root / ("flat" if flat else "grain")
+    root.mkdir(parents=True, exist_ok=True)
+    files = {
+        "video60": root / "input_60s.mp4",
+        "video300": root / "input_300s.mp4",
+        "track1": root / "track1.mp3",
+        "track2": root / "track2.mp3",
+        "whoosh": root / "whoosh.wav",
+        "ding": root / "ding.wav",
+    }
+    if not files["video60"].exists():
+        ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30:duration=60",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=220:d=60",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(files["video60"]),
+        )
+    if not files["video300"].exists():
+        playlist = root / "concat.txt"
+        playlist.write_text(f"file '{files['video60'].name}'\n" * 5)
+        ffmpeg("-f", "concat", "-safe", "0", "-i", str(playlist), "-c", "copy", str(files["video300"]))
+    for name, expr, seconds in [
+        ("track1", "0.4*sin(2*PI*330*t)*(0.6+0.4*sin(2*PI*0.5*t))", 35),
+        ("track2", "0.4*sin(2*PI*523*t)*(0.6+0.4*sin(2*PI*0.3*t))", 30),
+        ("whoosh", "0.5*sin(2*PI*(400+3000*t)*t)*exp(-3*t)", 1.2),
+        ("ding", "0.5*sin(2*PI*1760*t)*exp(-4*t)", 1.5),
+    ]:
+        if not files[name].exists():
+            extra = ["-b:a", "192k", "-metadata", f"title={name}"] if name.startswith("track") else []
+            ffmpeg("-f", "lavfi", "-i", f"aevalsrc={expr}:s=44100:d={seconds}", "-ac", "2", *extra, str(files[name]))
+    return files
+
+
+def job_spec(video: str, minutes: int) -> dict:
+    timeline = []
+    for m in range(minutes):
+        base = 60.0 * m
+        timeline += [
+            {"type": "tts", "start": base + 5, "data": {"text": SPEECH[0], "duckingLevel": 0.2}},
+            {
+                "type": "audio",
+                "start": base + 18,
+                "data": {"assetId": "whoosh", "volume": 0.8, "duckingLevel": 0.5, "duckingFadeDuration": 0.2},
+            },
+            {
+                "type": "tts",
+                "start": base + 26,
+                "data": {"text": SPEECH[1], "duckingLevel": 0.25, "duckingFadeDuration": 0.8},
+            },
+            {"type": "audio", "start": base + 40, "data": {"assetId": "ding", "volume": 0.6, "duckingLevel": 0.4}},
+            {"type": "tts", "start": base + 47, "data": {"text": SPEECH[2], "duckingLevel": 0.2}},
+        ]
+    return {
+        "assets": {
+            "video": {"id": "main", "source": SOURCE + video},
+            "audio": [{"id": n, "source": SOURCE + n} for n in ("track1", "track2", "whoosh", "ding")],
+        },
+        "backgroundMusic": {"playlist": ["track1", "track2"], "loop": True, "volume": 0.4, "crossfadeDuration": 2},
+        "timeline": timeline,
+        "output": {"filename": f"ours_{minutes}min.mp4"},
+    }
+
+
+# --- the measured runs (each in its own process) ------------------------------------------
+
+
+def run_engine(work: Path, files: dict[str, Path], minutes: int) -> None:
+    from autovid.config import RenderSettings
+    from autovid.render.engine import render
+    from autovid.render.fetch import AssetFetcher
+    from autovid.spec import parse_spec
+
+    spec = parse_spec(job_spec("video60" if minutes == 1 else "video300", minutes))
+    settings = RenderSettings(TTS_PROVIDER="espeak-ng", TTS_CACHE_DIR=str(work / "tts"))
+    local = {SOURCE + name: path for name, path in files.items()}
+    start = time.perf_counter()
+    with AssetFetcher(work, settings=settings, local_files=local) as fetcher:
+        render(spec, work / "out", fetcher=fetcher, settings=settings)
+    _record_call_time(work, time.perf_counter() - start)
+
+
+def _record_call_time(work: Path, seconds: float) -> None:
+    (work / "call_seconds.txt").write_text(f"{seconds:.4f}")
+
+
+def speech_files(work: Path) -> dict[int, Path]:
+    """The three utterances (timeline indexes 0, 2, 4 of the first minute), from the shared TTS cache."""
+    from autovid.config import RenderSettings
+    from autovid.render.tts import SpeechSynthesizer
+    from autovid.spec import TtsEvent, parse_spec
+
+    spec = parse_spec(job_spec("video60", 1))
+    synthesizer = SpeechSynthesizer(work, RenderSettings(TTS_PROVIDER="espeak-ng", TTS_CACHE_DIR=str(work / "tts")))
+    return {i: synthesizer.synthesize(e.data).path for i, e in enumerate(spec.timeline) if isinstance(e, TtsEvent)}
+
+
+def run_moviepy(work: Path, files: dict[str, Path]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "render"))
+    from oracle import oracle_render
+
+    from autovid.spec import parse_spec
+
+    spec = parse_spec(job_spec("video60", 1))
+    sources = {"main": files["video60"], **{n: files[n] for n in ("track1", "track2", "whoosh", "ding")}}
+    speech = speech_files(work)
+    start = time.perf_counter()
+    oracle_render(spec, sources, speech, work / "out" / "moviepy.mp4", preset="medium")
+    _record_call_time(work, time.perf_counter() - start)
+
+
+def handwritten_command(work: Path, files: dict[str, Path]) -> list[str]:
+    """The 60 s job as a person would type it: the same filters, ducking as min() of clipped ramps."""
+    speech = speech_files(work)
+    durations = {i: _wav_seconds(p) for i, p in speech.items()}
+    t1, t2 = 35.0, 30.0  # track lengths
+    # Playlist: track1 @0, track2 @33, track1 @61 (2 s crossfades), cut at 60 s.
+    ducks = [
+        (5, 5 + durations[0], 0.5, 0.2),
+        (18, 19.2, 0.2, 0.5),
+        (26, 26 + durations[2], 0.8, 0.25),
+        (40, 41.5, 0.5, 0.4),
+        (47, 47 + durations[4], 0.5, 0.2),
+    ]
+    gain = "1"
+    for s, e, f, level in ducks:
+        gain = f"min({gain},1-{1 - level}*clip(min((t-{s - f})/{f},({e + f}-t)/{f}),0,1))"
+    fmt = "aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,asetpts=PTS-STARTPTS"
+    graph = ";".join(
+        [
+            f"[1:a]{fmt},afade=t=out:st={t1 - 2}:d=2[m0]",
+            f"[2:a]{fmt},afade=t=in:d=2,afade=t=out:st={t2 - 2}:d=2,adelay=33s:all=1[m1]",
+            "[m0][m1]amix=inputs=2:normalize=0[bed]",
+            f"[bed]asetnsamples=n=120,volume='0.4*{gain}':eval=frame[music]",
+            f"[3:a]{fmt},adelay=5s:all=1[s0]",
+            f"[4:a]{fmt},volume=0.8,adelay=18s:all=1[x0]",
+            f"[5:a]{fmt},adelay=26s:all=1[s1]",
+            f"[6:a]{fmt},volume=0.6,adelay=40s:all=1[x1]",
+            f"[7:a]{fmt},adelay=47s:all=1[s2]",
+            "[music][s0][x0][s1][x1][s2]amix=inputs=6:normalize=0,apad=whole_len=2880000,atrim=end_sample=2880000[a]",
+        ]
+    )
+    script = work / "handwritten.txt"
+    script.write_text(graph)
+    inputs = [
+        files["video60"],
+        files["track1"],
+        files["track2"],
+        speech[0],
+        files["whoosh"],
+        speech[2],
+        files["ding"],
+        speech[4],
+    ]
+    command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y"]
+    for path in inputs:
+        command += ["-i", str(path)]
+    return command + [
+        "-/filter_complex",
+        str(script),
+        "-map",
+        "0:v:0",
+        "-map",
+        "[a]",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "192k",
+        "-movflags",
+        "+faststart",
+        str(work / "out" / "handwritten.mp4"),
+    ]
+
+
+def _wav_seconds(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path)) as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+# --- measurement -----------------------------------------------------------------------
+
+
+def tree_rss_kb(root_pid: int) -> int:
+    """Sum of VmRSS over ``root_pid`` and all its descendants, read from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/status") as status:
+                kb = next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = kb
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def measure(command: list[str], work: Path) -> tuple[float, float, float]:
+    """Process wall seconds, call wall seconds (the process's own if it records none) and peak
+    tree RSS in MB of ``command``, sampled every 10 ms."""
+    call_file = work / "call_seconds.txt"
+    call_file.unlink(missing_ok=True)
+    start = time.perf_counter()
+    process = subprocess.Popen(command)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_kb(process.pid))
+        time.sleep(0.01)
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"measured command failed ({process.returncode}): {' '.join(command[:6])} ...")
+    call = float(call_file.read_text()) if call_file.exists() else wall
+    return wall, call, peak / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--skip-moviepy", action="store_true")
+    parser.add_argument("--flat", action="store_true", help="plain testsrc2 frames, without grain")
+    parser.add_argument("--run", choices=("engine1", "engine5", "moviepy"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    work = (args.workdir or Path(tempfile.gettempdir()) / "autovid-bench").resolve()
+    (work / "out").mkdir(parents=True, exist_ok=True)
+    files = generate_media(work / "media", flat=args.flat)
+
+    if args.run == "engine1":
+        return run_engine(work, files, 1)
+    if args.run == "engine5":
+        return run_engine(work, files, 5)
+    if args.run == "moviepy":
+        return run_moviepy(work, files)
+
+    speech_files(work)  # synthesize once, so every renderer uses the same cached speech
+    me = [sys.executable, __file__, "--workdir", str(work), *(["--flat"] if args.flat else []), "--run"]
+    results: dict[str, tuple[float, float, float]] = {}
+    results["ours, 60 s"] = measure([*me, "engine1"], work)
+    results["hand-written ffmpeg, 60 s"] = measure(handwritten_command(work, files), work)
+    if not args.skip_moviepy:
+        results["moviepy (preset medium), 60 s"] = measure([*me, "moviepy"], work)
+    results["ours, 5 min"] = measure([*me, "engine5"], work)
+
+    print(f"\ninput: 1280x720 30 fps H.264, {'flat testsrc2' if args.flat else 'testsrc2 with grain'}")
+    print(f"{'renderer':<32}{'process (s)':>12}{'call (s)':>10}{'peak RSS (MB)':>16}")
+    for name, (wall, call, rss) in results.items():
+        print(f"{name:<32}{wall:>12.2f}{call:>10.2f}{rss:>16.1f}")
+    ours, hand = results["ours, 60 s"][1], results["hand-written ffmpeg, 60 s"][1]
+    print(f"\nours / hand-written ffmpeg: {ours / hand:.2f}x (target <= 1.25x)")
+    if "moviepy (preset medium), 60 s" in results:
+        moviepy = results["moviepy (preset medium), 60 s"][1]
+        print(f"moviepy / ours: {moviepy / ours:.1f}x (target >= 15x)")
+    print(f"peak RSS, ours on 5 min: {results['ours, 5 min'][2]:.1f} MB (target <= 150 MB)")
+
+
+if __name__ == "__main__":
+    main()
