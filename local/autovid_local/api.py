@@ -221,7 +221,9 @@ class RestApiServer:
         return int(self._server.server_address[1])
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="rest-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="rest-api", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

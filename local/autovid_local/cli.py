@@ -57,6 +57,8 @@ def run_up(args: argparse.Namespace) -> int:
     if not args.verbose:
         for noisy in ("botocore", "urllib3", "moto"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # moto's interpreter logs every caught Task error at ERROR; our execution line says it once.
+        logging.getLogger("moto.stepfunctions.parser.asl").setLevel(logging.CRITICAL)
     overrides = dict(item.split("=", 1) for item in args.parameter)
     runtime = LocalRuntime(
         args.template,

@@ -280,23 +280,21 @@ class MotoPatches:
         return wait_interval
 
 
-def check_all(wait_scale: float = 0.5) -> list[str]:
-    """Names of the patches that would not apply to the installed moto (empty when all fit)."""
+def all_patches(wait_scale: float = 0.5) -> list[Patch]:
+    """Every patch, including the optional ones, unbound to a runtime (for checks)."""
     noop = _NoopListener()
-    patches = MotoPatches(dispatch_lambda=lambda *_: None, execution_listener=noop, wait_scale=wait_scale)
+    return MotoPatches(dispatch_lambda=lambda *_: None, execution_listener=noop, wait_scale=wait_scale).patches()
+
+
+def check_all() -> list[str]:
+    """Problems with the installed moto, one message per broken patch (empty when all fit)."""
     broken = []
-    for patch in patches.patches():
+    for patch in all_patches():
         try:
             patch.check()
         except MotoPatchError as error:
             broken.append(str(error))
     return broken
-
-
-def patch_names(wait_scale: float = 0.5) -> list[str]:
-    return [patch.name for patch in MotoPatches(dispatch_lambda=lambda *_: None,
-                                                execution_listener=_NoopListener(),
-                                                wait_scale=wait_scale).patches()]
 
 
 class _NoopListener:
@@ -305,5 +303,3 @@ class _NoopListener:
 
     def execution_finished(self, execution: Any) -> None:
         pass
-
-

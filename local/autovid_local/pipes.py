@@ -205,7 +205,7 @@ class SqsToStateMachinePipe:
         queue_arn: str,
         region: str,
         pipe_arn: str,
-        poll_seconds: int = 1,
+        poll_seconds: float = 1.0,
     ):
         self.spec = spec
         self.stats = PipeStats()
@@ -247,6 +247,8 @@ class SqsToStateMachinePipe:
                 continue
             if messages:
                 self._deliver(sqs, sfn, messages)
+            elif self._poll_seconds < 1:
+                self._stopping.wait(self._poll_seconds)  # short polling (tests): pause between polls
 
     def _receive_batch(self, sqs: Any) -> list[dict[str, Any]]:
         """Long-poll for a first message, then top the batch up until BatchSize or the window ends."""
@@ -256,7 +258,7 @@ class SqsToStateMachinePipe:
             response = sqs.receive_message(
                 QueueUrl=self.spec.source_queue_url,
                 MaxNumberOfMessages=min(_SQS_RECEIVE_MAX, self.spec.batch_size - len(batch)),
-                WaitTimeSeconds=0 if batch else self._poll_seconds,
+                WaitTimeSeconds=0 if batch else int(self._poll_seconds),
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )

@@ -12,11 +12,11 @@ import json
 import logging
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import yaml
 
 from autovid_local import template as types
@@ -83,14 +83,10 @@ class ProvisionedStack:
 
 
 class Provisioner:
-    def __init__(self, template: Template, *, endpoint_url: str):
+    def __init__(self, template: Template, *, client: Callable[[str], Any]):
         self.template = template
         self.stack = ProvisionedStack()
-        region = template.pseudo.region
-        session = boto3.session.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", region_name=region  # noqa: S106
-        )
-        self._client = lambda service: session.client(service, endpoint_url=endpoint_url)
+        self._client = client
         self._role_arn = template.arn("iam", f"role/{LOCAL_ROLE_NAME}", region=False)
 
     def provision(self) -> ProvisionedStack:
@@ -239,10 +235,13 @@ class Provisioner:
             self._function_event(resource.logical_id, event_name, event)
 
     def _function_event(self, function_id: str, event_name: str, event: dict[str, Any]) -> None:
+        props = event.get("Properties") or {}
+        if event.get("Type") == "EventBridgeRule":
+            self._function_rule(function_id, event_name, props)
+            return
         if event.get("Type") != "Api":
             self.stack.unsupported.append(f"{function_id}.Events.{event_name} (event type {event.get('Type')})")
             return
-        props = event.get("Properties") or {}
         api_id = _api_logical_id(self.template, props.get("RestApiId"))
         api = self.template.resources.get(api_id)
         stage = self.template.resolve(api.properties.get("StageName", "Prod")) if api else "Prod"
@@ -255,6 +254,20 @@ class Provisioner:
                 stage=str(stage),
             )
         )
+
+    def _function_rule(self, function_id: str, event_name: str, props: dict[str, Any]) -> None:
+        """SAM's ``EventBridgeRule`` event: a rule whose target is the function."""
+        rule_id = f"{function_id}{event_name}"
+        spec = EventRuleSpec(
+            logical_id=rule_id,
+            name=props.get("RuleName") or f"{self.template.pseudo.stack_name}-{rule_id}"[:64],
+            event_pattern=props.get("Pattern"),
+            schedule_expression=None,
+            state=props.get("State", "ENABLED"),
+            event_bus_name=props.get("EventBusName"),
+            targets=[{"Id": function_id, "Arn": self.template.identity(function_id).attributes["Arn"]}],
+        )
+        self._register_rule(spec)
 
     def _note_api(self, resource: DeclaredResource) -> None:
         for unsupported in ("Auth", "Cors", "DefinitionBody", "DefinitionUri"):
@@ -323,8 +336,11 @@ class Provisioner:
     def _create_event_rule(self, resource: DeclaredResource) -> None:
         props = self.template.resolved_properties(resource.logical_id)
         name = self.template.identity(resource.logical_id).ref
-        spec = EventRuleSpec.from_properties(resource.logical_id, name, props)
+        self._register_rule(EventRuleSpec.from_properties(resource.logical_id, name, props))
+
+    def _register_rule(self, spec: EventRuleSpec) -> None:
         self.stack.event_rules.append(spec)
+        self.stack.notes.append(f"{spec.logical_id}: rule created; events are not delivered to its targets locally yet")
         request: dict[str, Any] = {"Name": spec.name, "State": spec.state}
         if spec.event_pattern is not None:
             request["EventPattern"] = json.dumps(spec.event_pattern)

@@ -58,7 +58,7 @@ class LocalRuntime:
         region: str = "us-east-1",
         parameter_overrides: Mapping[str, Any] | None = None,
         wait_scale: float = 1.0,
-        pipe_poll_seconds: int = 1,
+        pipe_poll_seconds: float = 1.0,
     ):
         self.template_path = Path(template_path)
         self.host = host
@@ -79,6 +79,8 @@ class LocalRuntime:
         self._patches: MotoPatches | None = None
         self._saved_moto_port: str | None = None
         self._stops: list[Callable[[], None]] = []
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -117,7 +119,7 @@ class LocalRuntime:
         )
         self._patches.install()
         self._stops.append(self._patches.uninstall)
-        self.stack = Provisioner(self.template, endpoint_url=self.aws_endpoint_url).provision()
+        self.stack = Provisioner(self.template, client=self.client).provision()
         self._load_functions()
         self._start_pipes()
         self._start_api()
@@ -136,6 +138,7 @@ class LocalRuntime:
             self._stop_running_executions()
         while self._stops:
             self._stops.pop()()
+        self._clients.clear()
         with _active_lock:
             if _active is self:
                 _active = None
@@ -267,12 +270,12 @@ class LocalRuntime:
         return self.api.url if self.api is not None else None
 
     def client(self, service: str) -> Any:
-        """A boto3 client for the local endpoint (dummy credentials, the stack's region)."""
-        return boto3.session.Session(
-            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=self.pseudo.region,
-        ).client(service, endpoint_url=self.aws_endpoint_url)
+        """A boto3 client for the local endpoint (dummy credentials, the stack's region); cached,
+        and like every boto3 client safe to share between threads."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = local_client(service, self.aws_endpoint_url, self.pseudo.region)
+            return self._clients[service]
 
     def client_environment(self) -> dict[str, str]:
         """Environment variables that point the AWS CLI or boto3 at this runtime."""
@@ -350,6 +353,16 @@ class LocalRuntime:
                 observer(change)
             except Exception:  # an observer bug must not break the execution thread
                 logger.exception("execution observer %r failed", observer)
+
+
+def local_client(service: str, endpoint_url: str, region: str) -> Any:
+    """A boto3 client for a local endpoint, with the runtime's dummy credentials."""
+    session = boto3.session.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=region,
+    )
+    return session.client(service, endpoint_url=endpoint_url)
 
 
 def _parse_payload(body: Any) -> Any:

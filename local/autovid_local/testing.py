@@ -25,13 +25,21 @@ import pytest
 from autovid_local.runtime import LocalRuntime
 
 TEST_WAIT_SCALE = 0.01
+#: Short-poll the pipes' queues this often, so a runtime stops in milliseconds.
+TEST_PIPE_POLL_SECONDS = 0.05
 T = TypeVar("T")
 
 
 @contextmanager
 def running_runtime(template: str | Path, **options: Any) -> Iterator[LocalRuntime]:
     """A started runtime on free ports; stopped when the block ends."""
-    options = {"aws_port": 0, "api_port": 0, "wait_scale": TEST_WAIT_SCALE, **options}
+    options = {
+        "aws_port": 0,
+        "api_port": 0,
+        "wait_scale": TEST_WAIT_SCALE,
+        "pipe_poll_seconds": TEST_PIPE_POLL_SECONDS,
+        **options,
+    }
     with LocalRuntime(template, **options) as runtime:
         yield runtime
 

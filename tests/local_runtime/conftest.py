@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from autovid_local.runtime import LocalRuntime
 from autovid_local.testing import local_runtime_factory, running_runtime
-
-FIXTURES = Path(__file__).parent / "fixtures"
-TEST_TEMPLATE = FIXTURES / "template.yaml"
+from local_runtime.fixture_paths import TEST_TEMPLATE
 
 __all__ = ["local_runtime_factory"]  # re-exported fixture
 

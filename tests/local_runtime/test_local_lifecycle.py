@@ -1,0 +1,71 @@
+"""Starting and stopping: patches and os.environ restored, one runtime per process, `autovid up`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from autovid_local import environ
+from autovid_local.errors import RuntimeAlreadyRunningError
+from autovid_local.runtime import LocalRuntime
+from local_runtime.fixture_paths import TEST_TEMPLATE
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_stop_restores_moto_and_os_environ(local_runtime_factory):
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original_invoke = LambdaSimpleBackend.invoke
+    runtime = local_runtime_factory(TEST_TEMPLATE)
+    assert LambdaSimpleBackend.invoke is not original_invoke
+    assert environ.is_installed()
+    assert os.environ["MOTO_PORT"] == str(runtime.aws_port)
+
+    runtime.stop()
+
+    assert LambdaSimpleBackend.invoke is original_invoke
+    assert not environ.is_installed()
+    assert type(os.environ) is os._Environ
+
+
+def test_only_one_runtime_per_process(local_runtime_factory):
+    local_runtime_factory(TEST_TEMPLATE)
+
+    with pytest.raises(RuntimeAlreadyRunningError):
+        LocalRuntime(TEST_TEMPLATE, aws_port=0, api_port=0).start()
+
+
+def test_autovid_up_serves_until_interrupted():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT / "local")])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autovid_local", "up", "--template", str(TEST_TEMPLATE), "--api-port", "0",
+         "--aws-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Ready."):
+                break
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "".join(lines) + rest
+
+    assert process.returncode == 0, output
+    assert "AWS endpoint   http://127.0.0.1:" in output
+    assert "GET    /items/{itemId}  -> ApiEchoFunction" in output
+    assert "curl -s" in output and "aws --endpoint-url" in output
+    assert "Notifications (AWS::SNS::Topic)" in output
+    assert output.rstrip().endswith("stopped")

@@ -1,0 +1,66 @@
+"""Smoke tests for the moto patches: each failure names the patch a moto upgrade broke."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from autovid_local.errors import MotoPatchError
+from autovid_local.moto_patches import all_patches
+from autovid_local.testing import run_execution, wait_until
+
+from autovid.errors import TransientError
+
+
+@pytest.mark.parametrize("patch", all_patches(), ids=lambda patch: patch.name)
+def test_patched_moto_internal_still_has_the_expected_shape(patch):
+    try:
+        patch.check()
+    except MotoPatchError as error:
+        pytest.fail(f"{error} - see autovid_local/moto_patches.py")
+
+
+def test_in_process_lambda_invoke(runtime):
+    response = runtime.client("lambda").invoke(
+        FunctionName=runtime.get_att("WorkerFunction", "Arn"), Payload=json.dumps({"jobId": "p"}).encode()
+    )
+    payload = json.loads(response["Payload"].read())
+
+    assert payload.get("worked"), f"moto patch 'in-process-lambda-invoke' did not run the handler: {payload}"
+
+
+def test_unnamed_start_execution(runtime):
+    sfn = runtime.client("stepfunctions")
+    arns = {sfn.start_execution(stateMachineArn=runtime.ref("PipeTarget"))["executionArn"] for _ in range(2)}
+
+    assert len(arns) == 2 and not any(arn.endswith(":None") for arn in arns), (
+        f"moto patch 'unnamed-start-execution' no longer names executions: {arns}"
+    )
+
+
+def test_execution_listener(runtime):
+    seen = []
+    runtime.execution_observers.append(seen.append)
+    try:
+        description = run_execution(runtime, "PipeTarget", {"jobId": "observed"})
+        wait_until(lambda: len([c for c in seen if c.execution_arn == description["executionArn"]]) == 2,
+                   timeout=5, what="moto patch 'execution-listener' to report start and end")
+    finally:
+        runtime.execution_observers.remove(seen.append)
+
+    statuses = [change.status for change in seen if change.execution_arn == description["executionArn"]]
+    assert statuses == ["RUNNING", "SUCCEEDED"], f"moto patch 'execution-listener' reported {statuses}"
+
+
+def test_scaled_retry_wait(runtime):
+    runtime.inject_fault("WorkerFunction", lambda: TransientError("flaky"), times=2)
+    started = time.monotonic()
+
+    description = run_execution(runtime, "JobWorkflow", {"jobId": f"scaled-{time.time_ns()}"})
+
+    elapsed = time.monotonic() - started
+    assert description["status"] == "SUCCEEDED"
+    # Unscaled, the two retries would wait 1 s + 2 s.
+    assert elapsed < 2.5, f"moto patch 'scaled-retry-wait' did not shorten Retry back-off ({elapsed:.1f}s)"
+

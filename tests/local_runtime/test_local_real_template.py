@@ -1,0 +1,105 @@
+"""The project's own template.yaml on the local runtime: submit and status over HTTP, end to end."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from autovid_local.runtime import LocalRuntime
+from autovid_local.testing import running_runtime, wait_until
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_TEMPLATE = REPO_ROOT / "template.yaml"
+SUBMIT_EVENT = REPO_ROOT / "events" / "submit_valid.json"
+
+pytestmark = pytest.mark.skipif(not PROJECT_TEMPLATE.exists(), reason="template.yaml is not in the repository yet")
+
+
+@pytest.fixture(scope="module")
+def project_runtime() -> Iterator[LocalRuntime]:
+    with running_runtime(PROJECT_TEMPLATE) as runtime:
+        yield runtime
+
+
+def _request(runtime: LocalRuntime, method: str, path: str, body: str | None = None) -> tuple[int, dict]:
+    url = urlsplit(runtime.api_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        connection.close()
+
+
+def _job_spec() -> str:
+    return json.loads(SUBMIT_EVENT.read_text())["body"]
+
+
+@pytest.mark.parametrize(("submit_path", "status_path"), [("/jobs", "/jobs/{}"), ("/submit", "/status/{}")])
+def test_submit_then_status_reaches_dynamodb_and_sqs(project_runtime, submit_path, status_path):
+    status, submitted = _request(project_runtime, "POST", submit_path, _job_spec())
+
+    assert status == 202, submitted
+    job_id = submitted["jobId"]
+    status, job = _request(project_runtime, "GET", status_path.format(job_id))
+    assert status == 200, job
+    assert job["jobId"] == job_id and job["status"] == submitted["status"]
+
+    table = project_runtime.ref("JobsTable")
+    item = project_runtime.client("dynamodb").get_item(TableName=table, Key={"jobId": {"S": job_id}})
+    assert item["Item"]["jobId"] == {"S": job_id}
+    sqs = project_runtime.client("sqs")
+    queued = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=project_runtime.ref("JobQueue"), MaxNumberOfMessages=10)
+        if not messages.get("Messages"):
+            break
+        queued += [json.loads(message["Body"]) for message in messages["Messages"]]
+    if not project_runtime.pipes:  # a Pipe on the queue would consume the message into an execution
+        assert any(body.get("jobId") == job_id for body in queued), queued
+
+
+def test_a_queued_job_starts_one_execution_through_the_pipe(project_runtime):
+    if not project_runtime.pipes:
+        pytest.skip("the template has no Pipe yet")
+    status, submitted = _request(project_runtime, "POST", "/jobs", _job_spec())
+    assert status == 202, submitted
+    sfn = project_runtime.client("stepfunctions")
+    targets = {pipe.spec.target_arn for pipe in project_runtime.pipes.values()}
+
+    def executions_for_job() -> list[dict]:
+        found = []
+        for target in targets:
+            for execution in sfn.list_executions(stateMachineArn=target)["executions"]:
+                description = sfn.describe_execution(executionArn=execution["executionArn"])
+                if submitted["jobId"] in description["input"]:
+                    found.append(description)
+        return found
+
+    executions = wait_until(executions_for_job, what="the pipe to start the job's execution")
+    assert len(executions) == 1
+    # Pipes hand Step Functions the batch as a JSON array, even with BatchSize 1.
+    assert isinstance(json.loads(executions[0]["input"]), list)
+
+
+def test_unknown_job_is_404(project_runtime):
+    status, body = _request(project_runtime, "GET", "/jobs/00000000-0000-4000-8000-000000000000")
+
+    assert status == 404, body
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("GET", "/nope"), ("POST", "/jobs/x/y")])
+def test_undeclared_routes_get_missing_authentication_token(project_runtime, method, path):
+    status, body = _request(project_runtime, method, path)
+
+    assert status == 403
+    assert body == {"message": "Missing Authentication Token"}
+
+
+def test_every_resource_type_is_supported_or_deliberately_ignored(project_runtime):
+    assert project_runtime.stack.unsupported == []
