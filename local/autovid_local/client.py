@@ -1,0 +1,211 @@
+"""The REST API client behind ``autovid submit``, ``autovid status`` and ``autovid demo``.
+
+It works against any deployment: the local runtime (``autovid up`` leaves a
+``.autovid/local-stack.json`` that says where it is) or a stack in AWS (``--stack NAME`` reads
+the CloudFormation outputs, or give ``--api`` and ``--bucket``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import urllib3
+
+from autovid.spec import resolve_local_sources
+
+LOCAL_STACK_FILE = Path(".autovid") / "local-stack.json"
+TERMINAL = ("completed", "failed")
+
+
+class ClientError(Exception):
+    """A problem on the caller's side (bad input, nothing to talk to): exit code 2."""
+
+
+class ApiError(Exception):
+    """The API answered with an error."""
+
+    def __init__(self, status: int, body: Any):
+        self.status = status
+        self.body = body
+        super().__init__(f"HTTP {status}: {describe_error(body)}")
+
+
+def describe_error(body: Any) -> str:
+    if not isinstance(body, dict):
+        return str(body)
+    lines = [str(body.get("error") or body.get("message") or body)]
+    lines += [f"  {d.get('field')}: {d.get('message')}" for d in body.get("details") or [] if isinstance(d, dict)]
+    return "\n".join(lines)
+
+
+@dataclass
+class StackTarget:
+    """Where a deployment's API and bucket are, and how boto3 reaches its AWS endpoint."""
+
+    api_url: str
+    bucket: str | None = None
+    aws_environment: dict[str, str] = field(default_factory=dict)
+
+    def s3(self) -> Any:
+        env = self.aws_environment
+        return boto3.session.Session(
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+            region_name=env.get("AWS_REGION"),
+        ).client("s3", endpoint_url=env.get("AWS_ENDPOINT_URL") or None)
+
+
+def write_local_stack_file(api_url: str, outputs: dict[str, str], aws_environment: dict[str, str]) -> Path:
+    LOCAL_STACK_FILE.parent.mkdir(exist_ok=True)
+    LOCAL_STACK_FILE.write_text(
+        json.dumps({"apiUrl": api_url, "outputs": outputs, "awsEnvironment": aws_environment}, indent=2)
+    )
+    return LOCAL_STACK_FILE
+
+
+def find_stack(api: str | None, bucket: str | None, stack: str | None) -> StackTarget:
+    """``--api``/``--bucket`` win; then ``--stack`` (CloudFormation outputs); then the local stack file."""
+    if stack:
+        outputs = _cloudformation_outputs(stack)
+        return StackTarget(api_url=api or outputs["ApiUrl"], bucket=bucket or outputs.get("MediaBucketName"))
+    if api:
+        return StackTarget(api_url=api, bucket=bucket)
+    if LOCAL_STACK_FILE.is_file():
+        saved = json.loads(LOCAL_STACK_FILE.read_text())
+        return StackTarget(
+            api_url=saved["apiUrl"],
+            bucket=bucket or saved["outputs"].get("MediaBucketName"),
+            aws_environment=saved.get("awsEnvironment", {}),
+        )
+    raise ClientError("no API to talk to: run `autovid up` first, or pass --api URL or --stack NAME")
+
+
+def _cloudformation_outputs(stack: str) -> dict[str, str]:
+    response = boto3.client("cloudformation").describe_stacks(StackName=stack)
+    return {o["OutputKey"]: o["OutputValue"] for o in response["Stacks"][0].get("Outputs", [])}
+
+
+class ApiClient:
+    def __init__(self, api_url: str, *, timeout: float = 30.0, api_key: str | None = None):
+        self.base = api_url.rstrip("/")
+        self.http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5.0, read=timeout), retries=False)
+        self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if api_key:
+            self.headers["X-Api-Key"] = api_key
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        payload = json.dumps(body).encode() if body is not None else None
+        try:
+            response = self.http.request(method, f"{self.base}{path}", body=payload, headers=self.headers)
+        except urllib3.exceptions.HTTPError as exc:
+            raise ClientError(f"cannot reach the API at {self.base}: {exc}") from exc
+        try:
+            data = json.loads(response.data or b"null")
+        except ValueError:
+            data = response.data.decode(errors="replace")
+        if response.status >= 400:
+            raise ApiError(response.status, data)
+        return data
+
+    def submit(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/jobs", spec)
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/jobs/{job_id}")
+
+
+def upload_local_sources(
+    raw_spec: dict[str, Any], base_dir: Path, target: StackTarget
+) -> tuple[dict[str, Any], str | None]:
+    """Upload every local-path source to the stack's bucket under ``assets/`` and rewrite it to
+    ``s3://``. Returns the rewritten spec and the local ``output.destination``, if any."""
+    s3 = None
+
+    def upload(source: str) -> str:
+        nonlocal s3
+        path = (base_dir / source).resolve()
+        if not path.is_file():
+            raise ClientError(f"local source {source!r} does not exist ({path})")
+        if target.bucket is None:
+            raise ClientError("local sources need the stack's bucket: pass --bucket or --stack")
+        s3 = s3 or target.s3()
+        key = f"assets/{_digest(path)}/{path.name}"
+        s3.upload_file(str(path), target.bucket, key)
+        return f"s3://{target.bucket}/{key}"
+
+    return resolve_local_sources(raw_spec, upload)
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()[:16]
+
+
+def wait_for_job(
+    api: ApiClient,
+    job_id: str,
+    *,
+    on_update: Callable[[dict[str, Any]], None] | None = None,
+    poll_seconds: float = 0.5,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Poll until the job is completed or failed; ``on_update`` sees every answer."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        job = api.status(job_id)
+        if on_update:
+            on_update(job)
+        if job["status"] in TERMINAL:
+            return job
+        if deadline is not None and time.monotonic() > deadline:
+            raise ClientError(f"job {job_id} is still {job['status']} after {timeout:.0f}s")
+        time.sleep(poll_seconds)
+
+
+class ProgressBar:
+    """A tqdm bar showing the job's status, current step and render percentage."""
+
+    def __init__(self, job_id: str, enabled: bool):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=100, desc=job_id[:8], unit="%", disable=not enabled, dynamic_ncols=True)
+
+    def __call__(self, job: dict[str, Any]) -> None:
+        progress = job.get("progress") or {}
+        step = progress.get("state") or "-"
+        self.bar.set_postfix_str(f"{job['status']} {step}", refresh=False)
+        percent = 100 if job["status"] == "completed" else progress.get("percent") or 0
+        if progress.get("state") == "RenderVideo" or job["status"] == "completed":
+            self.bar.update(max(0, percent - self.bar.n))
+        else:
+            self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def download(url: str, destination: Path) -> Path:
+    """Fetch a presigned URL to ``destination`` (a file, or a directory to put it in)."""
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=10.0, read=120.0))
+    response = http.request("GET", url, preload_content=False)
+    if response.status != 200:
+        raise ClientError(f"download failed with HTTP {response.status}")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".part")
+    with partial.open("wb") as out:
+        for chunk in response.stream(1 << 20):
+            out.write(chunk)
+    response.release_conn()
+    os.replace(partial, destination)
+    return destination

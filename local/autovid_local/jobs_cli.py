@@ -1,0 +1,150 @@
+"""``autovid submit`` and ``autovid status``: talk to a deployment's REST API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from autovid_local.client import (
+    ApiClient,
+    ApiError,
+    ClientError,
+    ProgressBar,
+    download,
+    find_stack,
+    upload_local_sources,
+    wait_for_job,
+)
+
+EXIT_COMPLETED, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", help="REST API base URL (default: the running `autovid up`)")
+    parser.add_argument("--stack", help="a deployed stack's name: its API URL and bucket come from its outputs")
+    parser.add_argument("--bucket", help="bucket for uploading local sources (default: the stack's)")
+    parser.add_argument("--api-key", help="API key, sent as X-Api-Key")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON only")
+
+
+def add_submit_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "submit",
+        help="submit a job spec; local sources are uploaded to the stack's bucket first",
+        description=(
+            "Submit SPEC.json. Local-path sources are uploaded to the stack's bucket under assets/ and "
+            "rewritten to s3:// URIs; a relative path is looked up next to the spec, then in the current "
+            "directory. A local output.destination stays on this machine: with --wait the MP4 is "
+            "downloaded there. Exit codes: 0 completed (or submitted), 1 failed, 2 bad input."
+        ),
+    )
+    parser.add_argument("spec", type=Path, help="job spec (JSON)")
+    add_target_arguments(parser)
+    parser.add_argument("--wait", action="store_true", help="wait for the job, with a progress bar")
+    parser.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
+    parser.set_defaults(run=run_submit)
+
+
+def add_status_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser("status", help="print a job's status JSON")
+    parser.add_argument("job_id", metavar="JOB_ID")
+    add_target_arguments(parser)
+    parser.set_defaults(run=run_status)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    try:
+        target = find_stack(args.api, args.bucket, args.stack)
+        job = ApiClient(target.api_url, api_key=args.api_key).status(args.job_id)
+    except (ClientError, ApiError) as error:
+        return _fail(error, args.json)
+    print(json.dumps(job, indent=None if args.json else 2))
+    return EXIT_FAILED if job["status"] == "failed" else EXIT_COMPLETED
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    try:
+        raw = _read_spec(args.spec)
+        target = find_stack(args.api, args.bucket, args.stack)
+        spec, local_destination = upload_local_sources(raw, _source_root(args.spec, raw), target)
+        api = ApiClient(target.api_url, api_key=args.api_key)
+        job = api.submit(spec)
+    except (ClientError, ApiError) as error:
+        return _fail(error, args.json)
+    if not args.json:
+        print(f"submitted job {job['jobId']}", file=sys.stderr)
+    if not args.wait:
+        print(json.dumps(job, indent=None if args.json else 2))
+        return EXIT_COMPLETED
+    return finish(
+        api, job["jobId"], local_destination, show_progress=not args.json, timeout=args.timeout, as_json=args.json
+    )
+
+
+def finish(
+    api: ApiClient,
+    job_id: str,
+    local_destination: str | Path | None,
+    *,
+    show_progress: bool,
+    timeout: float | None,
+    as_json: bool,
+) -> int:
+    """Wait for the job, print its final status, download the MP4 to a local destination."""
+    bar = ProgressBar(job_id, enabled=show_progress)
+    try:
+        job = wait_for_job(api, job_id, on_update=bar, timeout=timeout)
+    except (ClientError, ApiError) as error:
+        return _fail(error, as_json)
+    finally:
+        bar.close()
+    saved_to = None
+    if job["status"] == "completed" and local_destination is not None and job["output"]["url"]:
+        filename = job["metadata"].get("outputFilename") or f"{job_id}.mp4"
+        saved_to = download(job["output"]["url"], Path(local_destination) / filename)
+    print(json.dumps(job, indent=None if as_json else 2))
+    if job["status"] == "failed":
+        if not as_json:
+            error = job.get("error") or {}
+            print(f"job failed in {error.get('state')}: {error.get('type')}: {error.get('message')}", file=sys.stderr)
+        return EXIT_FAILED
+    if saved_to and not as_json:
+        print(f"downloaded to {saved_to}", file=sys.stderr)
+    return EXIT_COMPLETED
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as error:
+        raise ClientError(f"cannot read {path}: {error.strerror}") from error
+    except ValueError as error:
+        raise ClientError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(raw, dict):
+        raise ClientError(f"{path}: a job spec is a JSON object")
+    return raw
+
+
+def _source_root(spec_path: Path, raw: dict[str, Any]) -> Path:
+    """The spec's directory, unless its relative sources only exist from the current directory."""
+    video = (raw.get("assets") or {}).get("video") or {}
+    source = video.get("source") if isinstance(video, dict) else None
+    spec_dir = spec_path.resolve().parent
+    if isinstance(source, str) and "://" not in source and not (spec_dir / source).exists():
+        if (Path.cwd() / source).exists():
+            return Path.cwd()
+    return spec_dir
+
+
+def _fail(error: Exception, as_json: bool) -> int:
+    if as_json:
+        body = error.body if isinstance(error, ApiError) else {"error": str(error)}
+        print(json.dumps(body))
+    else:
+        print(f"autovid: {error}", file=sys.stderr)
+    if isinstance(error, ApiError) and error.status >= 500:
+        return EXIT_FAILED
+    return EXIT_BAD_INPUT
