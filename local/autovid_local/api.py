@@ -232,8 +232,9 @@ class RestApiServer:
         if self._thread is not None:
             self._thread.join(5)
 
-    def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes,
-               source_ip: str) -> HttpResponse:
+    def handle(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> HttpResponse:
         started = time.monotonic()
         match = self.routes.match(method, urlsplit(raw_path).path)
         if match is None:

@@ -59,7 +59,7 @@ def run_up(args: argparse.Namespace) -> int:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         # moto's interpreter logs every caught Task error at ERROR; our execution line says it once.
         logging.getLogger("moto.stepfunctions.parser.asl").setLevel(logging.CRITICAL)
-    overrides = dict(item.split("=", 1) for item in args.parameter)
+    overrides = {**local_parameter_defaults(args.template), **dict(item.split("=", 1) for item in args.parameter)}
     runtime = LocalRuntime(
         args.template,
         host=args.host,
@@ -76,6 +76,10 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"autovid up: {error}", file=sys.stderr)
         return 1
     try:
+        from autovid_local.client import write_local_stack_file
+
+        if runtime.api_url:
+            write_local_stack_file(runtime.api_url, runtime.outputs(), runtime.client_environment())
         print(startup_banner(runtime), flush=True)
         stop_requested.wait()
     except KeyboardInterrupt:
@@ -85,6 +89,14 @@ def run_up(args: argparse.Namespace) -> int:
         runtime.stop()
         print("stopped", flush=True)
     return 0
+
+
+def local_parameter_defaults(template_path: Path) -> dict[str, str]:
+    """Offline speech by default (moto's Polly returns no audio), when the template has the knob."""
+    from cfnlint.decode import decode
+
+    document, _ = decode(str(template_path))
+    return {"TtsProvider": "espeak-ng"} if "TtsProvider" in ((document or {}).get("Parameters") or {}) else {}
 
 
 def startup_banner(runtime: Any) -> str:
@@ -124,10 +136,35 @@ def startup_banner(runtime: Any) -> str:
     return "\n".join(lines)
 
 
+# --- autovid render ------------------------------------------------------------------------
+
+
+def add_render_command(subparsers: Subparsers) -> None:
+    from autovid.render.cli import add_render_arguments, run_from_args
+
+    parser = subparsers.add_parser(
+        "render",
+        help="render a spec with local sources to an MP4, offline (no stack needed)",
+        description="Render SPEC with the render engine alone; its local sources are relative to the spec file.",
+    )
+    add_render_arguments(parser)
+    parser.set_defaults(run=run_from_args)
+
+
 # --- the command ---------------------------------------------------------------------------
 
+
+def _job_commands(subparsers: Subparsers) -> None:
+    from autovid_local.demo import add_demo_command
+    from autovid_local.jobs_cli import add_status_command, add_submit_command
+
+    add_submit_command(subparsers)
+    add_status_command(subparsers)
+    add_demo_command(subparsers)
+
+
 #: Every subcommand's registration function; add yours here.
-COMMANDS: list[CommandRegistration] = [add_up_command]
+COMMANDS: list[CommandRegistration] = [add_up_command, add_render_command, _job_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,17 +1,25 @@
-"""``AWS::Events::Rule`` resources and the execution-status hook.
+"""``AWS::Events::Rule`` resources and the delivery of Step Functions status events.
 
 The rules are read, created in the local EventBridge (so ``aws events list-rules`` shows them)
-and kept as :class:`EventRuleSpec`. Matching and delivering ``aws.states`` "Step Functions
-Execution Status Change" events is not emulated yet: :class:`ExecutionObserver` is where that
-belongs. Every execution start and end reaches ``LocalRuntime.execution_observers`` (through the
-``execution-listener`` moto patch), so an emulator only needs to be one more observer that
-builds the event, matches it against :attr:`EventRuleSpec.event_pattern` and calls the targets.
+and kept as :class:`EventRuleSpec`. Every execution start and end reaches
+``LocalRuntime.execution_observers`` (through the ``execution-listener`` moto patch);
+:class:`StepFunctionsEventRouter` is the observer that turns each into the "Step Functions
+Execution Status Change" event AWS sends, matches it against the rules with source
+``aws.states`` and invokes their Lambda targets asynchronously, as EventBridge does.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class ExecutionStatusChange:
     cause: str | None = None
     start_date: Any = None
     stop_date: Any = None
+    redrive_count: int = 0
 
 
 class ExecutionObserver(Protocol):
@@ -60,3 +69,123 @@ class EventRuleSpec:
     def watches_step_functions(self) -> bool:
         sources = (self.event_pattern or {}).get("source") or []
         return "aws.states" in sources
+
+
+def matches(pattern: Any, event: Any) -> bool:
+    """EventBridge pattern matching: nested objects, value lists, and the ``prefix``,
+    ``anything-but`` and ``exists`` operators."""
+    if isinstance(pattern, dict):
+        if not isinstance(event, dict):
+            return False
+        for key, sub_pattern in pattern.items():
+            if isinstance(sub_pattern, list) and any(_is_exists(p, False) for p in sub_pattern):
+                if key in event:
+                    return False
+                continue
+            if key not in event or not matches(sub_pattern, event[key]):
+                return False
+        return True
+    if isinstance(pattern, list):
+        values = event if isinstance(event, list) else [event]
+        return any(_value_matches(p, v) for p in pattern for v in values)
+    return pattern == event
+
+
+def _is_exists(pattern: Any, expected: bool) -> bool:
+    return isinstance(pattern, dict) and pattern.get("exists") is expected
+
+
+def _value_matches(pattern: Any, value: Any) -> bool:
+    if not isinstance(pattern, dict):
+        return pattern == value
+    if "prefix" in pattern:
+        return isinstance(value, str) and value.startswith(pattern["prefix"])
+    if "anything-but" in pattern:
+        excluded = pattern["anything-but"]
+        return value not in (excluded if isinstance(excluded, list) else [excluded])
+    if "exists" in pattern:
+        return pattern["exists"] is True
+    return False
+
+
+def _epoch_ms(moment: Any) -> int | None:
+    if moment is None:
+        return None
+    if isinstance(moment, dt.datetime):
+        return int(moment.timestamp() * 1000)
+    return int(float(moment) * 1000)
+
+
+def _as_json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def status_change_event(change: ExecutionStatusChange, *, region: str, account: str) -> dict[str, Any]:
+    """The EventBridge event AWS emits for an execution status change."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": account,
+        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [change.execution_arn],
+        "detail": {
+            "executionArn": change.execution_arn,
+            "stateMachineArn": change.state_machine_arn,
+            "name": change.name,
+            "status": change.status,
+            "startDate": _epoch_ms(change.start_date),
+            "stopDate": _epoch_ms(change.stop_date),
+            "input": _as_json_text(change.input),
+            "output": _as_json_text(change.output),
+            "inputDetails": {"included": True},
+            "outputDetails": {"included": change.output is not None},
+            "error": change.error,
+            "cause": change.cause,
+            "redriveCount": change.redrive_count,
+        },
+    }
+
+
+class StepFunctionsEventRouter:
+    """An execution observer that delivers status events to the ``aws.states`` rules' targets."""
+
+    def __init__(
+        self,
+        rules: list[EventRuleSpec],
+        deliver: Callable[[str, dict[str, Any]], bool],
+        *,
+        region: str,
+        account: str,
+    ):
+        self.rules = [r for r in rules if r.watches_step_functions and r.state == "ENABLED" and r.event_pattern]
+        self.deliver = deliver
+        self.region = region
+        self.account = account
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self, change: ExecutionStatusChange) -> None:
+        event = status_change_event(change, region=self.region, account=self.account)
+        for rule in self.rules:
+            if not matches(rule.event_pattern, event):
+                continue
+            for target in rule.targets:
+                thread = threading.Thread(
+                    target=self._deliver_one, args=(rule, target.get("Arn", ""), event), daemon=True
+                )
+                thread.start()
+                self.threads.append(thread)
+
+    def _deliver_one(self, rule: EventRuleSpec, target_arn: str, event: dict[str, Any]) -> None:
+        if not self.deliver(target_arn, event):
+            logger.warning("rule %s: target %s is not a function of the template; not delivered", rule.name, target_arn)
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait for deliveries in flight (used on shutdown and by tests)."""
+        for thread in list(self.threads):
+            thread.join(timeout)
+        self.threads = [t for t in self.threads if t.is_alive()]

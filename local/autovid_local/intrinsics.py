@@ -107,7 +107,7 @@ class Resolver:
     def _resolve(self, value: Any) -> Any:
         if isinstance(value, dict):
             if len(value) == 1:
-                (key, argument), = value.items()
+                ((key, argument),) = value.items()
                 if key == "Ref":
                     return self._ref(argument)
                 if key.startswith("Fn::") or (key == "Condition" and isinstance(argument, str)):

@@ -19,9 +19,13 @@ Patches:
     ``StartExecution`` without a name builds the ARN ``...:execution:<machine>:None``; the
     second unnamed start collides. AWS generates a UUID; so do we.
 
+``aws-entered-time``
+    ``$$.State.EnteredTime`` is written with Python's ``isoformat`` (microseconds, ``+00:00``);
+    AWS writes milliseconds and ``Z``. Job records store it, so it must look the same.
+
 ``execution-listener``
-    Reports each execution's start and end (the one-line activity log). This is also the hook
-    for emulating ``aws.states`` EventBridge events for ``AWS::Events::Rule`` later.
+    Reports each execution's start and end: the one-line activity log, and the
+    "Step Functions Execution Status Change" events delivered to ``aws.states`` rules.
 
 ``scaled-retry-wait`` / ``scaled-wait-state`` (installed only when ``wait_scale != 1``)
     ASL requires ``IntervalSeconds >= 1`` and moto sleeps in real time; tests scale Retry
@@ -30,6 +34,7 @@ Patches:
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import time
 import uuid
@@ -138,6 +143,27 @@ def _wait_function() -> Any:
     return WaitFunction
 
 
+def _state_module() -> Any:
+    from moto.stepfunctions.parser.asl.component.state import state
+
+    return state
+
+
+def aws_timestamp(iso_text: str) -> str:
+    """``2026-01-02T03:04:05.678901+00:00`` -> ``2026-01-02T03:04:05.678Z``, as Step Functions writes it."""
+    moment = dt.datetime.fromisoformat(iso_text).astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _build_state_data(original: Callable[..., Any]) -> Callable[..., Any]:
+    def state_data(**fields: Any) -> Any:
+        if isinstance(fields.get("EnteredTime"), str):
+            fields["EnteredTime"] = aws_timestamp(fields["EnteredTime"])
+        return original(**fields)
+
+    return state_data
+
+
 def _header(headers: Any, name: str) -> str | None:
     if not headers:
         return None
@@ -191,6 +217,8 @@ class MotoPatches:
                 ("self", "state_machine_arn", "name", "execution_input", "trace_header"),
                 self._build_start_execution,
             ),
+            # $$.State.EnteredTime: moto writes Python's isoformat; AWS writes milliseconds and "Z".
+            Patch("aws-entered-time", _state_module, "StateData", None, _build_state_data),
             Patch(
                 "execution-listener",
                 _execution_worker_communication,

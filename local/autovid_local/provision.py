@@ -178,9 +178,7 @@ class Provisioner:
         """Layers are folders added to ``sys.path``; nothing to create."""
 
     def _layer_dirs(self, layers: list[Any]) -> tuple[Path, ...]:
-        by_arn = {
-            self.template.identity(layer.logical_id).ref: layer for layer in self.template.of_type(types.LAYER)
-        }
+        by_arn = {self.template.identity(layer.logical_id).ref: layer for layer in self.template.of_type(types.LAYER)}
         folders: list[Path] = []
         for layer_arn in layers:
             layer = by_arn.get(layer_arn)
@@ -340,7 +338,8 @@ class Provisioner:
 
     def _register_rule(self, spec: EventRuleSpec) -> None:
         self.stack.event_rules.append(spec)
-        self.stack.notes.append(f"{spec.logical_id}: rule created; events are not delivered to its targets locally yet")
+        if not spec.watches_step_functions:
+            self.stack.notes.append(f"{spec.logical_id}: rule created; only aws.states events are delivered locally")
         request: dict[str, Any] = {"Name": spec.name, "State": spec.state}
         if spec.event_pattern is not None:
             request["EventPattern"] = json.dumps(spec.event_pattern)

@@ -29,7 +29,7 @@ from autovid_local import environ
 from autovid_local.activity import log_execution_finished, log_execution_started
 from autovid_local.api import RestApiServer
 from autovid_local.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
-from autovid_local.events import ExecutionObserver, ExecutionStatusChange
+from autovid_local.events import ExecutionObserver, ExecutionStatusChange, StepFunctionsEventRouter
 from autovid_local.functions import FaultPlan, FunctionRegistry, InvocationResult, LocalFunction
 from autovid_local.intrinsics import PseudoParameters
 from autovid_local.moto_patches import MotoPatches
@@ -121,6 +121,7 @@ class LocalRuntime:
         self._stops.append(self._patches.uninstall)
         self.stack = Provisioner(self.template, client=self.client).provision()
         self._load_functions()
+        self._route_step_functions_events()
         self._start_pipes()
         self._start_api()
         self._report()
@@ -159,8 +160,9 @@ class LocalRuntime:
         assert self._moto is not None
         try:
             self._post_moto("/moto-api/reset", None)
-            self._post_moto("/moto-api/config", {"stepfunctions": {"execute_state_machine": False},
-                                                 "lambda": {"use_docker": True}})
+            self._post_moto(
+                "/moto-api/config", {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": True}}
+            )
         except OSError as error:
             logger.warning("could not reset moto: %s", error)
         self._moto.stop()
@@ -195,6 +197,21 @@ class LocalRuntime:
             if function.load_error:
                 logger.error("function %s failed to load: %s", function.spec.logical_id, function.load_error)
         self.functions = FunctionRegistry(functions)
+
+    def _route_step_functions_events(self) -> None:
+        router = StepFunctionsEventRouter(
+            self.stack.event_rules, self._deliver_event, region=self.pseudo.region, account=self.pseudo.account_id
+        )
+        if router.rules:
+            self.execution_observers.append(router)
+            self._stops.append(router.drain)
+
+    def _deliver_event(self, target_arn: str, event: dict[str, Any]) -> bool:
+        function = self.functions.find(target_arn)
+        if function is None:
+            return False
+        function.invoke(event, source="eventbridge")
+        return True
 
     def _start_pipes(self) -> None:
         assert self.template is not None
@@ -279,8 +296,12 @@ class LocalRuntime:
 
     def client_environment(self) -> dict[str, str]:
         """Environment variables that point the AWS CLI or boto3 at this runtime."""
-        return {**LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": self.pseudo.region, "AWS_REGION": self.pseudo.region,
-                "AWS_ENDPOINT_URL": self.aws_endpoint_url}
+        return {
+            **LOCAL_CREDENTIALS,
+            "AWS_DEFAULT_REGION": self.pseudo.region,
+            "AWS_REGION": self.pseudo.region,
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+        }
 
     def ref(self, logical_id: str) -> Any:
         """What ``!Ref logical_id`` resolves to locally (table name, queue URL, machine ARN ...)."""
@@ -327,8 +348,9 @@ class LocalRuntime:
         if invocation_type == "DryRun":
             return InvocationResult(b"", "dry-run", 0.0)
         if invocation_type == "Event":
-            threading.Thread(target=function.invoke, args=(event,), kwargs={"source": "async invoke"},
-                             daemon=True).start()
+            threading.Thread(
+                target=function.invoke, args=(event,), kwargs={"source": "async invoke"}, daemon=True
+            ).start()
             return InvocationResult(b"", "async", 0.0)
         return function.invoke(event, source="lambda")
 

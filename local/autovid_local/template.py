@@ -40,8 +40,7 @@ STATE_MACHINE_TYPES = frozenset({SERVERLESS_STATE_MACHINE, STATE_MACHINE})
 
 #: Types the runtime creates or serves.
 SUPPORTED_TYPES = frozenset(
-    {FUNCTION, LAYER, TABLE, QUEUE, BUCKET, SERVERLESS_STATE_MACHINE, STATE_MACHINE, PIPE, API,
-     LOG_GROUP, EVENT_RULE}
+    {FUNCTION, LAYER, TABLE, QUEUE, BUCKET, SERVERLESS_STATE_MACHINE, STATE_MACHINE, PIPE, API, LOG_GROUP, EVENT_RULE}
 )
 
 #: Types that only matter on AWS (permissions); they are listed at start-up, not emulated.
@@ -441,7 +440,7 @@ def _referenced_names(value: Any) -> set[str]:
     found: set[str] = set()
     if isinstance(value, dict):
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref" and isinstance(argument, str):
                 return {argument}
             if key == "Fn::GetAtt":

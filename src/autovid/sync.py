@@ -18,7 +18,6 @@ from autovid.errors import InvalidTransitionError, JobNotFoundError
 from autovid.records import JobError, JobStatus
 from autovid.status import JobStatusManager
 
-
 ENDED_UNSUCCESSFULLY = {"FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -36,10 +35,14 @@ class ExecutionStatusChange(BaseModel):
 
 
 def job_id_of(change: ExecutionStatusChange) -> str | None:
+    """The job id from the execution input: ``{"jobId"}``, or the Pipe's batch ``[{"jobId"}]``."""
     try:
-        job_id = json.loads(change.input or "{}").get("jobId")
-    except (ValueError, AttributeError):
+        data = json.loads(change.input or "{}")
+    except ValueError:
         return None
+    if isinstance(data, list) and data:
+        data = data[0]
+    job_id = data.get("jobId") if isinstance(data, dict) else None
     return job_id if isinstance(job_id, str) else None
 
 
