@@ -58,8 +58,13 @@ class JobAlreadyFinishedError(PermanentError):
 
 
 def error_of(exc: BaseException, state: str) -> JobError:
+    """What the user sees on the job: the specific error type, and the asset and field it concerns."""
     if isinstance(exc, AutoVidError):
-        return JobError(type=type(exc).__name__, message=exc.message, state=state)
+        message = exc.message
+        if exc.asset_id and f"'{exc.asset_id}'" not in message:
+            where = f" ({exc.field})" if exc.field else ""
+            message = f"asset '{exc.asset_id}'{where}: {message}"
+        return JobError(type=type(exc).__name__, message=message, state=state)
     return JobError(type="InternalError", message=f"{state} failed unexpectedly ({type(exc).__name__})", state=state)
 
 
@@ -77,11 +82,11 @@ class StepRunner:
             return work(self._claim())
         except TransientError as exc:
             self._record_failure(exc, final=self.input.retry_count >= self.input.retry_limit)
-            raise TransientError(f"{type(exc).__name__}: {exc.message}") from exc
+            raise TransientError(f"{type(exc).__name__}: {error_of(exc, self.state).message}") from exc
         except PermanentError as exc:
             if not isinstance(exc, JobOwnedElsewhereError | JobAlreadyFinishedError):
                 self._record_failure(exc, final=True)
-            raise PermanentError(f"{type(exc).__name__}: {exc.message}") from exc
+            raise PermanentError(f"{type(exc).__name__}: {error_of(exc, self.state).message}") from exc
         except Exception as exc:
             self._record_failure(exc, final=True)
             raise

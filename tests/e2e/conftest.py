@@ -1,0 +1,68 @@
+"""One local stack from the project's template.yaml per test module, with generated media."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from autovid_local.client import ApiClient, wait_for_job
+from autovid_local.runtime import LocalRuntime
+from autovid_local.testing import running_runtime
+from render.media import make_tone, make_video
+from support import REPO_ROOT
+
+VIDEO_SECONDS = 4.0
+
+
+@dataclass
+class Stack:
+    runtime: LocalRuntime
+    api: ApiClient
+    bucket: str
+    media: dict[str, str]  # name -> s3:// URI of the uploaded file
+    files: dict[str, Path]
+
+    def spec(self, **changes: object) -> dict:
+        spec = {
+            "jobInfo": {"projectId": "e2e", "title": "end to end"},
+            "assets": {
+                "video": {"id": "clip", "source": self.media["clip"]},
+                "audio": [
+                    {"id": "music", "source": self.media["music"]},
+                    {"id": "beep", "source": self.media["beep"]},
+                ],
+            },
+            "backgroundMusic": {"playlist": ["music"], "volume": 0.5},
+            "timeline": [
+                {"type": "tts", "start": 0.5, "data": {"text": "Hello from the test.", "duckingLevel": 0.2}},
+                {"type": "audio", "start": 3.0, "data": {"assetId": "beep", "volume": 0.8}},
+            ],
+            "output": {"filename": "e2e.mp4"},
+        }
+        spec.update(changes)
+        return spec
+
+    def run(self, spec: dict, timeout: float = 60.0) -> dict:
+        job = self.api.submit(spec)
+        return wait_for_job(self.api, job["jobId"], poll_seconds=0.1, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    media_dir = tmp_path_factory.mktemp("e2e-media")
+    files = {
+        "clip": make_video(media_dir / "clip.mp4", VIDEO_SECONDS, size="320x240", fps=25),
+        "music": make_tone(media_dir / "music.mp3", 330.0, 6.0, amplitude=0.4),
+        "beep": make_tone(media_dir / "beep.wav", 1500.0, 0.5, amplitude=0.6),
+    }
+    with running_runtime(REPO_ROOT / "template.yaml", parameter_overrides={"TtsProvider": "espeak-ng"}) as runtime:
+        bucket = runtime.outputs()["MediaBucketName"]
+        s3 = runtime.client("s3")
+        media = {}
+        for name, path in files.items():
+            key = f"assets/e2e/{path.name}"
+            s3.upload_file(str(path), bucket, key)
+            media[name] = f"s3://{bucket}/{key}"
+        yield Stack(runtime, ApiClient(runtime.api_url or ""), bucket, media, files)

@@ -1,0 +1,186 @@
+"""The whole workflow on the local runtime: REST API, DynamoDB, SQS, the Pipe, the state
+machine, the four steps and S3, with the project's own template.yaml."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import numpy as np
+import pytest
+from autovid_local.testing import execution_history, wait_until
+from e2e.conftest import VIDEO_SECONDS, Stack
+from render.media import band_level, decode
+from support import REFERENCE_DIR
+
+from autovid.errors import TransientError
+from autovid.render.probe import probe
+
+
+def history_of(job: dict) -> list[str]:
+    return [entry["status"] for entry in job["statusHistory"]]
+
+
+def s3_location(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def keys_under(stack: Stack, prefix: str) -> list[str]:
+    listing = stack.runtime.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
+    return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def states_entered(stack: Stack, execution_arn: str) -> list[str]:
+    return [
+        event["stateEnteredEventDetails"]["name"]
+        for event in execution_history(stack.runtime, execution_arn)
+        if event["type"].endswith("StateEntered")
+    ]
+
+
+def test_a_job_completes_over_http(stack: Stack, tmp_path) -> None:
+    job = stack.run(stack.spec())
+
+    assert job["status"] == "completed", job["error"]
+    assert history_of(job) == ["submitted", "processing", "completed"]
+    assert job["completedAt"] and job["processingTime"] > 0
+    output = job["output"]
+    bucket, key = s3_location(output["s3Uri"])
+    assert (bucket, key) == (stack.bucket, f"outputs/{job['jobId']}/e2e.mp4")
+
+    stored = tmp_path / "stored.mp4"
+    stack.runtime.client("s3").download_file(bucket, key, str(stored))
+    assert stored.stat().st_size == output["size"]
+    info = probe(stored)
+    assert abs(info.duration - VIDEO_SECONDS) <= 1 / 25
+    assert abs(output["duration"] - VIDEO_SECONDS) <= 1 / 25
+
+    with urllib.request.urlopen(output["url"]) as response:  # the presigned URL
+        assert response.read() == stored.read_bytes()
+
+    audio = decode(stored)
+    music_alone = band_level(audio, 0.0, 0.25, 330.0)
+    assert music_alone > 0.01, "the music plays"
+    assert band_level(audio, 3.05, 3.45, 1500.0) > 10 * band_level(audio, 2.4, 2.9, 1500.0), "the beep at 3 s"
+
+    assert keys_under(stack, f"work/{job['jobId']}/") == [], "work files are removed"
+    assert job["executionArn"]
+    assert states_entered(stack, job["executionArn"])[-4:] == [
+        "ValidateJob",
+        "RenderVideo",
+        "UploadOutput",
+        "FinalizeJob",
+    ]
+
+
+def test_a_transient_render_failure_is_retried(stack: Stack) -> None:
+    stack.runtime.inject_fault("RenderVideoFunction", lambda: TransientError("render node went away"), times=2)
+    try:
+        job = stack.run(stack.spec())
+    finally:
+        stack.runtime.clear_faults()
+    assert job["status"] == "completed", job["error"]
+    assert history_of(job) == ["submitted", "processing", "retrying", "processing", "completed"]
+    retry = job["statusHistory"][2]
+    assert retry["reason"] == "RenderVideo attempt 2 ended without a result"
+    entered = states_entered(stack, job["executionArn"])
+    assert entered.count("ValidateJob") == 1
+    failures = [e for e in execution_history(stack.runtime, job["executionArn"]) if e["type"] == "TaskFailed"]
+    assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["TransientError", "TransientError"]
+
+
+def test_a_missing_asset_fails_the_job_naming_asset_and_state(stack: Stack) -> None:
+    spec = stack.spec()
+    spec["assets"]["audio"][1]["source"] = f"s3://{stack.bucket}/assets/e2e/not-there.wav"
+    job = stack.run(spec)
+    assert job["status"] == "failed"
+    assert history_of(job) == ["submitted", "processing", "failed"]
+    error = job["error"]
+    assert error["type"] == "AssetNotFoundError"
+    assert error["state"] == "ValidateJob"
+    assert "beep" in error["message"] and "not-there.wav" in error["message"]
+    assert keys_under(stack, f"outputs/{job['jobId']}/") == []
+    assert keys_under(stack, f"work/{job['jobId']}/") == []
+
+
+def test_a_duplicate_delivery_renders_once(stack: Stack) -> None:
+    sqs = stack.runtime.client("sqs")
+    queue_url = stack.runtime.ref("JobQueue")
+    job = stack.api.submit(stack.spec())
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"jobId": job["jobId"]}))  # a second delivery
+
+    final = wait_until(
+        lambda: (j := stack.api.status(job["jobId"]))["status"] in ("completed", "failed") and j,
+        timeout=60,
+        what="the job to finish",
+    )
+    assert final["status"] == "completed", final["error"]
+    sfn = stack.runtime.client("stepfunctions")
+    machine = stack.runtime.ref("VideoJobStateMachine")
+
+    def both_finished() -> list[dict] | None:
+        mine = [
+            e
+            for e in sfn.list_executions(stateMachineArn=machine)["executions"]
+            if job["jobId"] in sfn.describe_execution(executionArn=e["executionArn"])["input"]
+        ]
+        return mine if len(mine) == 2 and all(e["status"] != "RUNNING" for e in mine) else None
+
+    executions = wait_until(both_finished, timeout=30, what="both executions to finish")
+    paths = {e["executionArn"]: states_entered(stack, e["executionArn"]) for e in executions}
+    assert sorted(p[-1] for p in paths.values()) == ["AlreadyHandled", "FinalizeJob"]
+    assert sum(p.count("RenderVideo") for p in paths.values()) == 1, "rendered once"
+    assert all(e["status"] == "SUCCEEDED" for e in executions)
+    assert history_of(final) == ["submitted", "processing", "completed"]
+
+
+needs_corpus = pytest.mark.skipif(not REFERENCE_DIR.is_dir(), reason="reference corpus not present")
+
+
+@needs_corpus
+def test_cli_submit_wait_runs_a_reference_spec(stack: Stack, tmp_path) -> None:
+    """samples/local/00_api_demo_video.spec.json, with its local paths, and the missing music
+    track substituted as the corpus's README says."""
+    corpus = tmp_path / "auto-vid"
+    (corpus / "media" / "inputs").mkdir(parents=True)
+    (corpus / "media" / "assets" / "music").mkdir(parents=True)
+    (corpus / "media" / "inputs" / "api_demo_video.mp4").write_bytes(
+        (REFERENCE_DIR / "media" / "inputs" / "api_demo_video.mp4").read_bytes()
+    )
+    from render.media import make_tone
+
+    make_tone(corpus / "media" / "assets" / "music" / "Alternate - Vibe Tracks.mp3", 220.0, 8.0)
+    spec_path = REFERENCE_DIR / "samples" / "local" / "00_api_demo_video.spec.json"
+    env = {**stack.runtime.client_environment(), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "autovid_local", "submit", str(spec_path), "--wait", "--json",
+         "--api", stack.runtime.api_url, "--bucket", stack.bucket],
+        cwd=corpus, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = json.loads(result.stdout.strip().splitlines()[-1])
+    assert job["status"] == "completed"
+    assert job["metadata"]["projectId"] == "api_demo"
+    downloaded = corpus / "media" / "outputs" / "samples" / "api_demo_video.mp4"
+    assert downloaded.is_file(), "the local output.destination is kept on the client side"
+    original = probe(corpus / "media" / "inputs" / "api_demo_video.mp4")
+    assert abs(probe(downloaded).duration - original.duration) <= 1 / 24
+    audio = decode(downloaded)
+    assert np.abs(audio).max() > 0.01, "the mix is audible"
+
+
+def test_cli_reports_bad_input_with_exit_code_2(stack: Stack, tmp_path) -> None:
+    spec = stack.spec()
+    spec["timeline"][1]["data"]["assetId"] = "sfx_x"
+    path = tmp_path / "bad.spec.json"
+    path.write_text(json.dumps(spec))
+    env = {**stack.runtime.client_environment(), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "autovid_local", "submit", str(path), "--api", stack.runtime.api_url],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "timeline[1].data.assetId: unknown audio asset 'sfx_x'" in result.stderr
