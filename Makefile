@@ -36,6 +36,9 @@ lint: $(BIN)/.installed $(SAM_VENV)/.installed
 test: lint
 	$(BIN)/pytest
 
+demo: $(BIN)/.installed
+	$(BIN)/autovid demo
+
 # sam build needs a Python that matches the functions' runtime (3.12) on PATH; pyenv's is used when present.
 PY312_DIR := $(shell if command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare | grep -E '^3\.12' | tail -1) \
 	&& [ -n "$$v" ]; then echo "$$(pyenv prefix $$v)/bin"; \
