@@ -62,15 +62,25 @@ class MediaInfo:
         return self.video is not None
 
 
-def probe(path: str | Path, *, asset_id: str | None = None, exact: bool = True) -> MediaInfo:
+def probe(
+    path: str | Path, *, asset_id: str | None = None, exact: bool = True, expect_video: bool = False
+) -> MediaInfo:
     """Describe ``path``. Undecodable or stream-less files raise InvalidAssetError naming the asset.
 
     With ``exact`` the duration is measured rather than read from the header when the header
     only estimates it (and, for video, always: the video stream's own end, not the container's).
+    ``expect_video`` (with ``exact``) reads the header and measures the video stream in one ffmpeg
+    run instead of two; the result is the same, and a file without video is handled as usual.
     """
     path = Path(path)
-    result = run_ffmpeg(["-i", str(path)])
-    text = result.stderr
+    packets: str | None = None
+    if exact and expect_video:
+        result = run_ffmpeg(["-nostats", "-i", str(path), *_VIDEO_PACKETS])
+        text = _input_section(result.stderr)
+        packets = result.stdout if result.returncode == 0 else None
+    else:
+        result = run_ffmpeg(["-i", str(path)])
+        text = result.stderr
     streams = tuple(_parse_stream(m) for m in _STREAM.finditer(text))
     usable = [s for s in streams if s.kind == "audio" or (s.kind == "video" and not s.attached_picture)]
     if not usable:
@@ -78,7 +88,8 @@ def probe(path: str | Path, *, asset_id: str | None = None, exact: bool = True) 
     header = _header_duration(text)
     info = MediaInfo(path=path, duration=header or 0.0, streams=streams)
     if exact and info.has_video:
-        duration = video_stream_duration(path, asset_id=asset_id)
+        measured = _packet_duration(packets) if packets is not None else None
+        duration = measured if measured is not None else video_stream_duration(path, asset_id=asset_id)
     elif exact and (header is None or "Estimating duration from bitrate" in text):
         duration = decoded_audio_duration(path, asset_id=asset_id)
     else:
@@ -88,16 +99,28 @@ def probe(path: str | Path, *, asset_id: str | None = None, exact: bool = True) 
     return MediaInfo(path=path, duration=duration, streams=streams)
 
 
+# The first video stream's packets, copied (not decoded) into a listing of their timestamps.
+_VIDEO_PACKETS = ("-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-")
+
+
 def video_stream_duration(path: Path, *, asset_id: str | None = None) -> float:
     """Length of the first video stream from its packets, without decoding.
 
     The sum of packet durations is what a stream copy carries over (it is robust to B-frame
     reordering and to gaps at the tail); the pts span is the fallback when durations are absent.
     """
-    result = run_ffmpeg(["-loglevel", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"])
+    result = run_ffmpeg(["-loglevel", "error", "-i", str(path), *_VIDEO_PACKETS])
+    duration = _packet_duration(result.stdout) if result.returncode == 0 else None
+    if duration is None:
+        raise InvalidAssetError(f"{_name(path, asset_id)}: the video stream cannot be read", asset_id=asset_id)
+    return duration
+
+
+def _packet_duration(framecrc: str) -> float | None:
+    """The stream length in a ``framecrc`` listing of one stream, or None if it lists no packets."""
     time_base: Fraction | None = None
     first, end, total = None, None, 0
-    for line in result.stdout.splitlines():
+    for line in framecrc.splitlines():
         if line.startswith("#tb 0:"):
             num, den = line.split(":", 1)[1].strip().split("/")
             time_base = Fraction(int(num), int(den))
@@ -107,9 +130,15 @@ def video_stream_duration(path: Path, *, asset_id: str | None = None) -> float:
             first = pts if first is None else min(first, pts)
             end = pts + duration if end is None else max(end, pts + duration)
             total += max(duration, 0)
-    if result.returncode != 0 or time_base is None or first is None or end is None:
-        raise InvalidAssetError(f"{_name(path, asset_id)}: the video stream cannot be read", asset_id=asset_id)
+    if time_base is None or first is None or end is None:
+        return None
     return float((total or (end - first)) * time_base)
+
+
+def _input_section(stderr: str) -> str:
+    """The input file's description, without the output streams ffmpeg lists after it."""
+    cut = [i for i in (stderr.find("\nStream mapping:"), stderr.find("\nOutput #0")) if i >= 0]
+    return stderr[: min(cut)] if cut else stderr
 
 
 def decoded_audio_duration(path: Path, *, asset_id: str | None = None) -> float:
