@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from render.conftest import offline_settings, source_of
 from render.media import decode, rms
 
-from autovid.errors import AssetNotFoundError, InvalidAssetError, InvalidSpecError
+from autovid.errors import AssetNotFoundError, InvalidAssetError, InvalidSpecError, InvalidVoiceError
+from autovid.render import engine
 from autovid.render.cli import render_command
 from autovid.render.engine import render
 from autovid.render.fetch import AssetFetcher
+from autovid.render.tts import SpeechSynthesizer
 from autovid.spec import parse_spec
 
 
@@ -95,3 +98,82 @@ def test_cli_renders_relative_paths_and_reports_exit_codes(media, tmp_path, caps
     assert render_command(str(tmp_path / "late.json"), str(out), progress=False, tts_provider="espeak-ng") == 2
     assert "timeline[0].start" in capsys.readouterr().err
     assert [p for p in (tmp_path / "result").iterdir() if p.name != "final.mp4"] == []
+
+
+def test_concurrent_probes_report_the_first_bad_asset_in_spec_order(media, tmp_path, monkeypatch):
+    """Assets are probed concurrently, but the error is the one a one-by-one check would give."""
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF nonsense")
+    real_probe = engine.probe
+
+    def slow_for_the_first(path, **kwargs):
+        if kwargs.get("asset_id") == "first":
+            time.sleep(0.3)  # so the later bad asset fails first in time
+        return real_probe(path, **kwargs)
+
+    monkeypatch.setattr(engine, "probe", slow_for_the_first)
+    raw = {
+        "assets": {
+            "video": {"id": "main", "source": source_of("video")},
+            "audio": [{"id": "first", "source": source_of("first")}, {"id": "second", "source": source_of("second")}],
+        },
+        "timeline": [
+            {"type": "audio", "start": 1, "data": {"assetId": "first"}},
+            {"type": "audio", "start": 2, "data": {"assetId": "second"}},
+        ],
+        "output": {"filename": "o.mp4"},
+    }
+    with pytest.raises(InvalidAssetError) as caught:
+        _render(tmp_path, raw, {"video": media["video"], "first": broken, "second": broken})
+    assert (caught.value.asset_id, caught.value.field) == ("first", "assets.audio[0].source")
+    assert _leftovers(tmp_path) == []
+
+
+class _SlowFailingVoice:
+    """A TTS provider that takes a while and then fails, counting its calls."""
+
+    name = "espeak-ng"
+
+    def __init__(self):
+        self.calls = 0
+
+    def synthesize(self, text, voice, engine, language, text_type):
+        self.calls += 1
+        time.sleep(0.5)
+        raise InvalidVoiceError(f"no voice {voice!r}")
+
+
+def _speech_spec(starts):
+    return _raw(
+        [{"type": "audio", "start": 1, "data": {"assetId": "sfx"}}]
+        + [{"type": "tts", "start": s, "data": {"text": f"line {i}"}} for i, s in enumerate(starts)]
+    )
+
+
+def _render_with_voice(tmp_path, raw, files, voice):
+    local = {source_of(name): path for name, path in files.items()}
+    settings = offline_settings()
+    with AssetFetcher(tmp_path, settings=settings, local_files=local) as fetcher:
+        synthesizer = SpeechSynthesizer(fetcher.dir, settings, providers={"espeak-ng": voice})
+        return render(parse_spec(raw), tmp_path / "out", fetcher=fetcher, synthesizer=synthesizer, settings=settings)
+
+
+def test_speech_errors_come_after_asset_and_timeline_errors(media, tmp_path):
+    """Speech is synthesized while the assets are probed; an asset error still wins, and no
+    further utterance is synthesized once probing has failed."""
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF nonsense")
+    voice = _SlowFailingVoice()
+    with pytest.raises(InvalidAssetError) as caught:
+        _render_with_voice(tmp_path, _speech_spec([2, 3, 4]), {"video": media["video"], "sfx": broken}, voice)
+    assert caught.value.asset_id == "sfx"
+    assert voice.calls <= 1  # the first may have started before probing failed; no others do
+
+    with pytest.raises(InvalidSpecError) as late:
+        _render_with_voice(tmp_path, _speech_spec([2, 30]), media, _SlowFailingVoice())
+    assert [e.field for e in late.value.errors] == ["timeline[2].start"]
+
+    with pytest.raises(InvalidVoiceError) as voiceless:
+        _render_with_voice(tmp_path, _speech_spec([2]), media, _SlowFailingVoice())
+    assert voiceless.value.field == "timeline[1].data"
+    assert _leftovers(tmp_path) == []

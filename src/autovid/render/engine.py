@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import subprocess
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from autovid.render.ffmpeg import ffmpeg_exe
 from autovid.render.graph import RenderInputs, build_ffmpeg_job
 from autovid.render.plan import RenderPlan, build_plan, check_timeline
 from autovid.render.probe import MediaInfo, probe
-from autovid.render.tts import SpeechSynthesizer
+from autovid.render.tts import Speech, SpeechSynthesizer
 from autovid.spec import JobSpec, TtsEvent
 
 log = logging.getLogger(__name__)
@@ -46,24 +48,43 @@ def referenced_audio_ids(spec: JobSpec) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+# Probes are short ffmpeg subprocesses, so a few threads overlap them with each other and with
+# the remaining downloads.
+PROBE_WORKERS = 4
+
+
 def probe_assets(spec: JobSpec, fetcher: AssetFetcher) -> ProbedAssets:
-    """Fetch and probe the video and every used audio asset; errors name the asset and its field."""
+    """Fetch and probe the video and every used audio asset; errors name the asset and its field.
+
+    Downloads run one at a time, in spec order; each asset is probed as soon as it is local,
+    concurrently with the next downloads and probes. When several assets are bad, the error is
+    the first one in spec order, exactly as if they were checked one by one, and no further
+    asset is fetched once an earlier one has failed.
+    """
     video_asset = spec.assets.video
-    video = _fetch_and_probe(fetcher, video_asset.source, video_asset.id, "assets.video.source")
-    if not video.has_video:
-        raise InvalidAssetError(
-            f"asset {video_asset.id!r} has no video stream", asset_id=video_asset.id, field="assets.video.source"
-        )
-    audio: dict[str, MediaInfo] = {}
+    wanted = [(video_asset.id, video_asset.source, "assets.video.source", True)]
     for asset_id in referenced_audio_ids(spec):
         index = next(i for i, a in enumerate(spec.assets.audio) if a.id == asset_id)
-        info = _fetch_and_probe(fetcher, spec.assets.audio[index].source, asset_id, f"assets.audio[{index}].source")
-        if not info.has_audio:
-            raise InvalidAssetError(
-                f"asset {asset_id!r} has no audio stream", asset_id=asset_id, field=f"assets.audio[{index}].source"
-            )
-        audio[asset_id] = info
-    return ProbedAssets(video=video, audio=audio)
+        wanted.append((asset_id, spec.assets.audio[index].source, f"assets.audio[{index}].source", False))
+
+    outcomes: list[Future[MediaInfo] | BaseException] = []
+    with ThreadPoolExecutor(max_workers=min(PROBE_WORKERS, len(wanted)), thread_name_prefix="probe") as pool:
+        for asset_id, source, field, is_video in wanted:
+            if any(isinstance(o, Future) and o.done() and o.exception() for o in outcomes):
+                break  # an earlier asset already failed, and its error is the one raised
+            try:
+                path = fetcher.fetch(source, asset_id=asset_id)
+            except Exception as exc:  # noqa: BLE001 - raised below, after any earlier asset's error
+                outcomes.append(_named(exc, asset_id, field) if isinstance(exc, AutoVidError) else exc)
+                break
+            outcomes.append(pool.submit(_probe_checked, path, asset_id, field, is_video))
+        # Leaving the block waits for every probe, so none outlives the fetcher's directory.
+    infos: list[MediaInfo] = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        infos.append(outcome.result())
+    return ProbedAssets(video=infos[0], audio={w[0]: info for w, info in zip(wanted[1:], infos[1:], strict=True)})
 
 
 def validate_media(spec: JobSpec, fetcher: AssetFetcher) -> ProbedAssets:
@@ -94,10 +115,8 @@ def render(
     try:
         report = _Progress(progress_callback)
         report(0)
-        assets = probe_assets(spec, fetcher)
-        check_timeline(spec, assets.video.duration)
         synthesizer = synthesizer or SpeechSynthesizer(fetcher.dir, settings)
-        tts = {i: synthesizer.synthesize(e.data, field=f"timeline[{i}].data") for i, e in _tts_events(spec)}
+        assets, tts = _probe_and_synthesize(spec, fetcher, synthesizer)
         video_audio = assets.video.audio
         plan = build_plan(
             spec,
@@ -172,10 +191,58 @@ def _tts_events(spec: JobSpec) -> list[tuple[int, TtsEvent]]:
     return [(i, e) for i, e in enumerate(spec.timeline) if isinstance(e, TtsEvent)]
 
 
-def _fetch_and_probe(fetcher: AssetFetcher, source: str, asset_id: str, field: str) -> MediaInfo:
+def _probe_and_synthesize(
+    spec: JobSpec, fetcher: AssetFetcher, synthesizer: SpeechSynthesizer
+) -> tuple[ProbedAssets, dict[int, Speech]]:
+    """Probe the assets and check the timeline while one background thread synthesizes the speech.
+
+    The speech is synthesized in timeline order, one utterance at a time, as before, so repeated
+    texts still come from the cache. Errors keep their precedence: an asset error first, then a
+    timeline error, then a speech error. Once probing or the timeline check has failed, no
+    further utterance is synthesized.
+    """
+    events = _tts_events(spec)
+    if not events:
+        assets = probe_assets(spec, fetcher)
+        check_timeline(spec, assets.video.duration)
+        return assets, {}
+    stop = threading.Event()
+
+    def synthesize_all() -> dict[int, Speech]:
+        speech: dict[int, Speech] = {}
+        for i, event in events:
+            if stop.is_set():
+                break
+            speech[i] = synthesizer.synthesize(event.data, field=f"timeline[{i}].data")
+        return speech
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts") as pool:
+        speech = pool.submit(synthesize_all)
+        try:
+            assets = probe_assets(spec, fetcher)
+            check_timeline(spec, assets.video.duration)
+        except BaseException:
+            stop.set()
+            raise
+        # Leaving the block waits for the synthesis, so it never outlives the fetcher's directory.
+        return assets, speech.result()
+
+
+def _probe_checked(path: Path, asset_id: str, field: str, is_video: bool) -> MediaInfo:
+    """Probe one fetched asset and check it has the stream its role needs."""
     try:
-        return probe(fetcher.fetch(source, asset_id=asset_id), asset_id=asset_id)
+        info = probe(path, asset_id=asset_id, expect_video=is_video)
     except AutoVidError as exc:
-        exc.asset_id = exc.asset_id or asset_id
-        exc.field = exc.field or field
+        _named(exc, asset_id, field)
         raise
+    if is_video and not info.has_video:
+        raise InvalidAssetError(f"asset {asset_id!r} has no video stream", asset_id=asset_id, field=field)
+    if not is_video and not info.has_audio:
+        raise InvalidAssetError(f"asset {asset_id!r} has no audio stream", asset_id=asset_id, field=field)
+    return info
+
+
+def _named(exc: AutoVidError, asset_id: str, field: str) -> AutoVidError:
+    exc.asset_id = exc.asset_id or asset_id
+    exc.field = exc.field or field
+    return exc
