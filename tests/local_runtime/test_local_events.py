@@ -1,0 +1,50 @@
+"""aws.states rules: execution status changes reach the rule's Lambda target as AWS sends them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from autovid_local.events import matches
+from autovid_local.testing import run_execution, wait_until
+
+
+def recorded_event(runtime, name: str, status: str) -> dict | None:
+    item = runtime.client("dynamodb").get_item(
+        TableName=runtime.ref("JobsTable"), Key={"jobId": {"S": f"event-{name}-{status}"}}
+    )
+    return json.loads(item["Item"]["event"]["S"]) if "Item" in item else None
+
+
+def test_status_changes_are_delivered_to_the_rule_target(runtime):
+    job_id = str(uuid.uuid4())
+    description = run_execution(runtime, "JobWorkflow", {"jobId": job_id})
+    name = description["name"]
+
+    started = wait_until(lambda: recorded_event(runtime, name, "RUNNING"), what="the RUNNING event")
+    finished = wait_until(lambda: recorded_event(runtime, name, "SUCCEEDED"), what="the SUCCEEDED event")
+
+    for event in (started, finished):
+        assert event["source"] == "aws.states"
+        assert event["detail-type"] == "Step Functions Execution Status Change"
+        assert event["resources"] == [description["executionArn"]]
+        detail = event["detail"]
+        assert detail["executionArn"] == description["executionArn"]
+        assert detail["stateMachineArn"] == runtime.ref("JobWorkflow")
+        assert json.loads(detail["input"]) == {"jobId": job_id}
+        assert isinstance(detail["startDate"], int)
+    assert finished["detail"]["stopDate"] >= finished["detail"]["startDate"]
+    assert started["detail"]["stopDate"] is None
+
+
+def test_pattern_matching():
+    event = {"source": "aws.states", "detail": {"status": "FAILED", "stateMachineArn": "arn:sm:1"}}
+    assert matches({"source": ["aws.states"], "detail": {"status": ["FAILED", "TIMED_OUT"]}}, event)
+    assert not matches({"detail": {"status": ["SUCCEEDED"]}}, event)
+    assert not matches({"detail": {"missing": ["x"]}}, event)
+    assert matches({"detail": {"stateMachineArn": [{"prefix": "arn:sm:"}]}}, event)
+    assert matches({"detail": {"status": [{"anything-but": ["RUNNING"]}]}}, event)
+    assert not matches({"detail": {"status": [{"anything-but": "FAILED"}]}}, event)
+    assert matches({"detail": {"error": [{"exists": False}]}}, event)
+    assert not matches({"detail": {"status": [{"exists": False}]}}, event)
+    assert matches({"detail": {"status": [{"exists": True}]}}, event)
