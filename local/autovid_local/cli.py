@@ -41,7 +41,18 @@ def add_up_command(subparsers: Subparsers) -> None:
         metavar="NAME=VALUE",
         help="template parameter override (repeatable)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-dir",
+        default=Path(".autovid") / "logs",
+        type=Path,
+        help="where each function's output goes, one <FunctionLogicalId>.log per function (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--function-logs",
+        action="store_true",
+        help="also print what the functions write to this terminal (their log files get it either way)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging; implies --function-logs")
     parser.set_defaults(run=run_up)
 
 
@@ -67,6 +78,8 @@ def run_up(args: argparse.Namespace) -> int:
         aws_port=args.aws_port,
         stack_name=args.stack_name,
         parameter_overrides=overrides,
+        log_dir=args.log_dir,
+        echo_function_output=args.verbose or args.function_logs,
     )
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
@@ -111,6 +124,9 @@ def startup_banner(runtime: Any) -> str:
         lines.append(f"  REST API       {runtime.api_url}")
         for route in runtime.api.routes:
             lines.append(f"                   {route.method:<6} {route.path}  -> {route.function_logical_id}")
+    lines.append(f"  Function logs  {runtime.log_dir}/<FunctionLogicalId>.log")
+    if not runtime.function_logs.echo:
+        lines.append("                 (--function-logs prints them here too)")
     lines += ["", "Resources:"] + [f"  {label}" for label in runtime.stack.created]
     if runtime.stack.unsupported:
         lines += ["", "Not supported locally (skipped):"] + [f"  {label}" for label in runtime.stack.unsupported]

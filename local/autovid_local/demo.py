@@ -141,4 +141,5 @@ def run_demo(args: argparse.Namespace) -> int:
         say(f"3/4 submitted job {job['jobId']} (POST {target.api_url}/jobs); following it")
         code = finish(api, job["jobId"], destination, show_progress=not args.json, timeout=600, as_json=args.json)
     say(f"4/4 {'done' if code == 0 else 'the job did not complete'}: see the status JSON above")
+    say(f"    function logs (one file per function): {runtime.log_dir}")
     return code

@@ -9,6 +9,9 @@
   Lambda-shaped context, and the template's Timeout.
 * An exception becomes Lambda's error payload (``errorMessage``, ``errorType`` = class name,
   ``requestId``, ``stackTrace``) and a function error, so ``ErrorEquals`` matches class names.
+* Given a :class:`~autovid_local.function_logs.FunctionLog`, what the handler writes to stdout
+  and stderr (at import and per invocation) goes to that file between Lambda's START, END and
+  REPORT lines, with an unhandled error as ``[ERROR] Type: message`` and its traceback.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 from autovid_local.activity import log_invocation
 from autovid_local.environ import lambda_environment, process_environment
 from autovid_local.errors import UnknownFunctionError
+from autovid_local.function_logs import FunctionLog, InvocationLog, capturing_output
 
 DEFAULT_TIMEOUT_SECONDS = 3
 DEFAULT_MEMORY_MB = 128
@@ -130,10 +134,18 @@ class _RuntimeError(Exception):
 class LocalFunction:
     """One template function, loaded in-process."""
 
-    def __init__(self, spec: FunctionSpec, *, lambda_variables: Mapping[str, str], faults: FaultPlan):
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        *,
+        lambda_variables: Mapping[str, str],
+        faults: FaultPlan,
+        log: FunctionLog | None = None,
+    ):
         self.spec = spec
         self._lambda_variables = dict(lambda_variables)
         self._faults = faults
+        self.log = log
         self._handler: Callable[[Any, LambdaContext], Any] | None = None
         self._load_error: _RuntimeError | None = None
         self.private_modules: dict[str, ModuleType] = {}
@@ -147,7 +159,8 @@ class LocalFunction:
     def load(self) -> None:
         """Import the handler (a cold start), with the function's environment in place."""
         module_path, _, attribute = self.spec.handler.rpartition(".")
-        with _import_lock, lambda_environment(self._environment("init", "init")):
+        init_log = self.log.init_phase(self.spec.runtime) if self.log is not None else None
+        with _import_lock, lambda_environment(self._environment("init", "init")), capturing_output(init_log):
             try:
                 module = self._import_module(module_path)
             except Exception as error:  # noqa: BLE001 - any import failure is the function's error
@@ -205,10 +218,13 @@ class LocalFunction:
         log_stream = f"{dt.datetime.now(dt.UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         context = LambdaContext(self.spec, request_id, log_stream, deadline)
         environment = self._environment(request_id, log_stream)
+        invocation_log = self.log.invocation(request_id) if self.log is not None else None
+        if invocation_log is not None:
+            invocation_log.start()
         outcome: dict[str, Any] = {}
 
         def run() -> None:
-            with lambda_environment(environment):
+            with lambda_environment(environment), capturing_output(invocation_log):
                 try:
                     outcome["value"] = self._call_handler(event, context)
                 except BaseException as error:  # noqa: BLE001 - becomes Lambda's error payload
@@ -228,6 +244,8 @@ class LocalFunction:
             result = self._error_result(outcome["error"], request_id, started)
         else:
             result = self._success_result(outcome.get("value"), request_id, started)
+        if invocation_log is not None:
+            _write_report(invocation_log, result, memory_mb=self.spec.memory_mb)
         log_invocation(self.spec.logical_id, event, result, source=source)
         return result
 
@@ -303,6 +321,17 @@ class FunctionRegistry:
 
     def find(self, function_name_or_arn: str) -> LocalFunction | None:
         return self._by_name.get(_function_name(function_name_or_arn))
+
+
+def _write_report(log: InvocationLog, result: InvocationResult, *, memory_mb: int) -> None:
+    """Lambda's lines after an invocation: the unhandled error, if any, then END and REPORT."""
+    if result.is_function_error:
+        error = result.json()
+        lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
+        if error["stackTrace"]:
+            lines += ["Traceback (most recent call last):", *error["stackTrace"]]
+        log.function_log.append("\n".join(lines) + "\n")
+    log.end(duration_ms=result.duration_ms, memory_mb=memory_mb, timed_out=result.error_type == "Sandbox.Timedout")
 
 
 def _function_name(identifier: str) -> str:

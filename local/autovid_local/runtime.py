@@ -8,6 +8,9 @@ Pipe and serves the ``Api`` events. Use it as a context manager::
         runtime.client("sqs").list_queues()
 
 moto keeps its state per process, so one runtime runs at a time per process.
+
+What the functions write to stdout and stderr goes to ``<log_dir>/<FunctionLogicalId>.log``
+(see :mod:`autovid_local.function_logs`); ``echo_function_output`` also prints it to the terminal.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.server import ThreadedMotoServer
 
-from autovid_local import environ
+from autovid_local import environ, function_logs
 from autovid_local.activity import log_execution_finished, log_execution_started
 from autovid_local.api import RestApiServer
 from autovid_local.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
 from autovid_local.events import ExecutionObserver, ExecutionStatusChange, StepFunctionsEventRouter
+from autovid_local.function_logs import FunctionLogs
 from autovid_local.functions import FaultPlan, FunctionRegistry, InvocationResult, LocalFunction
 from autovid_local.intrinsics import PseudoParameters
 from autovid_local.moto_patches import MotoPatches
@@ -41,6 +45,8 @@ logger = logging.getLogger("autovid.local")
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+#: Where function output goes, relative to the current directory (the CloudWatch Logs stand-in).
+DEFAULT_LOG_DIR = Path(".autovid") / "logs"
 
 _active_lock = threading.Lock()
 _active: LocalRuntime | None = None
@@ -59,6 +65,8 @@ class LocalRuntime:
         parameter_overrides: Mapping[str, Any] | None = None,
         wait_scale: float = 1.0,
         pipe_poll_seconds: float = 1.0,
+        log_dir: str | Path = DEFAULT_LOG_DIR,
+        echo_function_output: bool = False,
     ):
         self.template_path = Path(template_path)
         self.host = host
@@ -69,6 +77,7 @@ class LocalRuntime:
         self._wait_scale = wait_scale
         self._pipe_poll_seconds = pipe_poll_seconds
         self.faults = FaultPlan()
+        self.function_logs = FunctionLogs(log_dir, echo=echo_function_output)
         self.execution_observers: list[ExecutionObserver] = []
         self.template: Template | None = None
         self.stack = ProvisionedStack()
@@ -108,6 +117,9 @@ class LocalRuntime:
         self._start_moto()
         environ.install()
         self._stops.append(environ.uninstall)
+        # Before the function modules are imported, so loggers they create bind to the routing streams.
+        function_logs.install()
+        self._stops.append(function_logs.uninstall)
         self.template = Template.load(
             self.template_path,
             endpoint_url=self.aws_endpoint_url,
@@ -190,7 +202,13 @@ class LocalRuntime:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         functions = [
-            LocalFunction(spec, lambda_variables=lambda_variables, faults=self.faults) for spec in self.stack.functions
+            LocalFunction(
+                spec,
+                lambda_variables=lambda_variables,
+                faults=self.faults,
+                log=self.function_logs.for_function(spec.logical_id),
+            )
+            for spec in self.stack.functions
         ]
         for function in functions:
             function.load()
@@ -281,6 +299,11 @@ class LocalRuntime:
     @property
     def aws_endpoint_url(self) -> str:
         return f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def log_dir(self) -> Path:
+        """The folder holding one ``<FunctionLogicalId>.log`` per function."""
+        return self.function_logs.directory
 
     @property
     def api_url(self) -> str | None:
