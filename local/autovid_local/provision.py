@@ -88,6 +88,7 @@ class Provisioner:
         self.stack = ProvisionedStack()
         self._client = client
         self._role_arn = template.arn("iam", f"role/{LOCAL_ROLE_NAME}", region=False)
+        self._other_runtimes: dict[str, list[str]] = {}
 
     def provision(self) -> ProvisionedStack:
         self._client("iam").create_role(RoleName=LOCAL_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY))
@@ -114,6 +115,9 @@ class Provisioner:
                 self.stack.ignored.append(label)
             else:
                 self.stack.unsupported.append(label)
+        local_python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        for runtime, functions in self._other_runtimes.items():
+            self.stack.notes.append(f"{len(functions)} functions declare {runtime} and run on {local_python} locally")
         return self.stack
 
     # --- data stores ------------------------------------------------------------------
@@ -202,9 +206,8 @@ class Provisioner:
         if props.get("PackageType") == "Image":
             raise TemplateError(f"{resource.logical_id}: image functions are not supported locally")
         runtime = props.get("Runtime", "python3.11")
-        local_python = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        if runtime.startswith("python") and runtime != local_python:
-            self.stack.notes.append(f"{resource.logical_id}: declares {runtime}, runs on {local_python} locally")
+        if runtime.startswith("python") and runtime != f"python{sys.version_info.major}.{sys.version_info.minor}":
+            self._other_runtimes.setdefault(runtime, []).append(resource.logical_id)
         variables = (props.get("Environment") or {}).get("Variables") or {}
         spec = FunctionSpec(
             logical_id=resource.logical_id,
