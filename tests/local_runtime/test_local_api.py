@@ -46,7 +46,9 @@ def test_get_builds_a_rest_proxy_event(runtime):
 
 
 def test_post_passes_the_body_and_returns_the_handler_status(runtime):
-    status, _, body = _request(runtime, "POST", "/items", body=b'{"name": "x"}', headers={"Content-Type": "application/json"})
+    status, _, body = _request(
+        runtime, "POST", "/items", body=b'{"name": "x"}', headers={"Content-Type": "application/json"}
+    )
 
     assert status == 201
     event = json.loads(body)
@@ -102,7 +104,14 @@ def test_handler_exception_is_a_502(runtime):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/nope"), ("GET", "/"), ("DELETE", "/items/abc"), ("PUT", "/items"), ("GET", "/files"), ("GET", "/items/a/b")],
+    [
+        ("GET", "/nope"),
+        ("GET", "/"),
+        ("DELETE", "/items/abc"),
+        ("PUT", "/items"),
+        ("GET", "/files"),
+        ("GET", "/items/a/b"),
+    ],
 )
 def test_undeclared_route_or_method_gets_missing_authentication_token(runtime, method, path):
     status, headers, body = _request(runtime, method, path)

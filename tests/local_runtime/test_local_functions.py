@@ -20,7 +20,9 @@ def test_concurrent_functions_each_see_their_own_environment(runtime):
     calls = [("EnvProbeA", "alpha"), ("EnvProbeB", "bravo")] * 8
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        results = list(pool.map(lambda call: (_invoke(lambda_client, runtime.ref(call[0]), {"pause": 0.1}), call), calls))
+        results = list(
+            pool.map(lambda call: (_invoke(lambda_client, runtime.ref(call[0]), {"pause": 0.1}), call), calls)
+        )
 
     for (payload, function_error), (logical_id, expected) in results:
         assert function_error is None

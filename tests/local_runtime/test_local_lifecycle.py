@@ -43,8 +43,18 @@ def test_only_one_runtime_per_process(local_runtime_factory):
 def test_autovid_up_serves_until_interrupted():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT / "local")])}
     process = subprocess.Popen(
-        [sys.executable, "-m", "autovid_local", "up", "--template", str(TEST_TEMPLATE), "--api-port", "0",
-         "--aws-port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "autovid_local",
+            "up",
+            "--template",
+            str(TEST_TEMPLATE),
+            "--api-port",
+            "0",
+            "--aws-port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -44,8 +44,11 @@ def test_execution_listener(runtime):
     runtime.execution_observers.append(seen.append)
     try:
         description = run_execution(runtime, "PipeTarget", {"jobId": "observed"})
-        wait_until(lambda: len([c for c in seen if c.execution_arn == description["executionArn"]]) == 2,
-                   timeout=5, what="moto patch 'execution-listener' to report start and end")
+        wait_until(
+            lambda: len([c for c in seen if c.execution_arn == description["executionArn"]]) == 2,
+            timeout=5,
+            what="moto patch 'execution-listener' to report start and end",
+        )
     finally:
         runtime.execution_observers.remove(seen.append)
 
@@ -63,4 +66,3 @@ def test_scaled_retry_wait(runtime):
     assert description["status"] == "SUCCEEDED"
     # Unscaled, the two retries would wait 1 s + 2 s.
     assert elapsed < 2.5, f"moto patch 'scaled-retry-wait' did not shorten Retry back-off ({elapsed:.1f}s)"
-

@@ -29,7 +29,9 @@ def _queue_depth(runtime, queue: str) -> int:
 
 def test_message_starts_exactly_one_execution_with_templated_input_and_is_deleted(runtime):
     job_id = f"pipe-{uuid.uuid4().hex[:8]}"
-    sent = runtime.client("sqs").send_message(QueueUrl=runtime.ref("JobsQueue"), MessageBody=json.dumps({"jobId": job_id}))
+    sent = runtime.client("sqs").send_message(
+        QueueUrl=runtime.ref("JobsQueue"), MessageBody=json.dumps({"jobId": job_id})
+    )
 
     executions = wait_until(lambda: _executions_with_job(runtime, "PipeTarget", job_id), what="the pipe's execution")
     wait_until(lambda: _queue_depth(runtime, "JobsQueue") == 0, what="the message to be deleted")
