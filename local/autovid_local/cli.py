@@ -7,6 +7,7 @@ arguments and sets ``run``; register it by adding it to :data:`COMMANDS`.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 import signal
@@ -53,6 +54,7 @@ def add_up_command(subparsers: Subparsers) -> None:
         help="also print what the functions write to this terminal (their log files get it either way)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging; implies --function-logs")
+    parser.add_argument("--json", action="store_true", help="print the endpoints and outputs as one JSON line")
     parser.set_defaults(run=run_up)
 
 
@@ -93,7 +95,10 @@ def run_up(args: argparse.Namespace) -> int:
 
         if runtime.api_url:
             write_local_stack_file(runtime.api_url, runtime.outputs(), runtime.client_environment())
-        print(startup_banner(runtime), flush=True)
+        if args.json:
+            print(json.dumps(startup_summary(runtime)), flush=True)
+        else:
+            print(startup_banner(runtime), flush=True)
         stop_requested.wait()
     except KeyboardInterrupt:
         pass
@@ -110,6 +115,17 @@ def local_parameter_defaults(template_path: Path) -> dict[str, str]:
 
     document, _ = decode(str(template_path))
     return {"TtsProvider": "espeak-ng"} if "TtsProvider" in ((document or {}).get("Parameters") or {}) else {}
+
+
+def startup_summary(runtime: Any) -> dict[str, Any]:
+    """What ``--json`` prints: where everything is, for scripts."""
+    return {
+        "awsEndpoint": runtime.aws_endpoint_url,
+        "apiUrl": runtime.api_url,
+        "outputs": runtime.outputs(),
+        "environment": runtime.client_environment(),
+        "stateMachines": runtime.stack.state_machine_arns,
+    }
 
 
 def startup_banner(runtime: Any) -> str:

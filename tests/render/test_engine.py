@@ -14,6 +14,7 @@ from autovid.render import engine
 from autovid.render.cli import render_command
 from autovid.render.engine import render
 from autovid.render.fetch import AssetFetcher
+from autovid.render.probe import probe
 from autovid.render.tts import SpeechSynthesizer
 from autovid.spec import parse_spec
 
@@ -98,6 +99,34 @@ def test_cli_renders_relative_paths_and_reports_exit_codes(media, tmp_path, caps
     assert render_command(str(tmp_path / "late.json"), str(out), progress=False, tts_provider="espeak-ng") == 2
     assert "timeline[0].start" in capsys.readouterr().err
     assert [p for p in (tmp_path / "result").iterdir() if p.name != "final.mp4"] == []
+
+
+def test_cli_json_output_for_results_and_errors(media, tmp_path, capsys):
+    (tmp_path / "video.mp4").symlink_to(media["video"])
+    spec = {
+        "assets": {"video": {"id": "v", "source": "video.mp4"}},
+        "timeline": [{"type": "tts", "start": 1, "data": {"text": "Machine readable"}}],
+        "output": {"filename": "x.mp4"},
+    }
+    (tmp_path / "job.json").write_text(json.dumps(spec))
+    out = tmp_path / "x.mp4"
+    assert (
+        render_command(str(tmp_path / "job.json"), str(out), progress=False, tts_provider="espeak-ng", as_json=True)
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["output"] == str(out.resolve())
+    assert result["size"] == out.stat().st_size and result["videoCopied"] is True
+    assert abs(result["duration"] - probe(media["video"]).duration) < 0.05
+
+    spec["timeline"][0]["start"] = 99
+    (tmp_path / "late.json").write_text(json.dumps(spec))
+    assert (
+        render_command(str(tmp_path / "late.json"), str(out), progress=False, tts_provider="espeak-ng", as_json=True)
+        == 2
+    )
+    error = json.loads(capsys.readouterr().out)
+    assert error["details"][0]["field"] == "timeline[0].start"
 
 
 def test_concurrent_probes_report_the_first_bad_asset_in_spec_order(media, tmp_path, monkeypatch):

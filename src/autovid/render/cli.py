@@ -32,28 +32,34 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
         help="use this TTS provider for every event (same as TTS_PROVIDER)",
     )
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    parser.add_argument("--json", action="store_true", help="print the result (or the error) as JSON only")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    return render_command(args.spec, args.output, progress=not args.no_progress, tts_provider=args.tts_provider)
+    return render_command(
+        args.spec,
+        args.output,
+        progress=not (args.no_progress or args.json),
+        tts_provider=args.tts_provider,
+        as_json=args.json,
+    )
 
 
-def render_command(spec_path: str, output: str, progress: bool = True, tts_provider: str | None = None) -> int:
+def render_command(
+    spec_path: str, output: str, progress: bool = True, tts_provider: str | None = None, *, as_json: bool = False
+) -> int:
     """Render and return a process exit code (0 ok, 1 render failed, 2 invalid spec or input)."""
     spec_file = Path(spec_path)
     try:
         raw = json.loads(spec_file.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        print(f"error: cannot read {spec_path}: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return _report_error(f"cannot read {spec_path}: {exc}", [], as_json, EXIT_INVALID)
     local_files: dict[str, Path] = {}
     try:
         rewritten = local_sources_as_uris(raw, spec_file.parent, local_files)
         spec = parse_spec(rewritten)
     except InvalidSpecError as exc:
-        for error in exc.errors:
-            print(f"error: {error}", file=sys.stderr)
-        return EXIT_INVALID
+        return _report_error("invalid job spec", [e.as_dict() for e in exc.errors], as_json, EXIT_INVALID)
 
     overrides: dict[str, Any] = {"TTS_PROVIDER": tts_provider} if tts_provider else {}
     settings = RenderSettings(**overrides)
@@ -67,15 +73,33 @@ def render_command(spec_path: str, output: str, progress: bool = True, tts_provi
         ):
             result = render(spec, workdir, bar.update_to if bar else None, fetcher=fetcher, settings=settings)
             os.replace(result.output_path, out)
+    except InvalidSpecError as exc:
+        return _report_error("invalid job spec", [e.as_dict() for e in exc.errors], as_json, EXIT_INVALID)
     except AutoVidError as exc:
+        code = EXIT_FAILED
+        details = [{"field": exc.field, "message": exc.message, "assetId": exc.asset_id}]
         where = ", ".join(x for x in (exc.field, exc.asset_id and f"asset {exc.asset_id}") if x)
-        print(f"\nerror: {exc}" + (f" ({where})" if where else ""), file=sys.stderr)
-        return EXIT_INVALID if isinstance(exc, InvalidSpecError) else EXIT_FAILED
+        return _report_error(f"{exc}" + (f" ({where})" if where and not as_json else ""), details, as_json, code)
     finally:
         if bar:
             bar.close()
-    print(f"wrote {out} ({result.duration:.2f}s, {result.size_bytes / 1e6:.1f} MB)")
+    if as_json:
+        print(json.dumps({"output": str(out), "duration": result.duration, "size": result.size_bytes,
+                          "videoCopied": result.video_copied}))  # fmt: skip
+    else:
+        print(f"wrote {out} ({result.duration:.2f}s, {result.size_bytes / 1e6:.1f} MB)")
     return EXIT_OK
+
+
+def _report_error(message: str, details: list[dict[str, Any]], as_json: bool, code: int) -> int:
+    if as_json:
+        print(json.dumps({"error": message, "details": details}))
+    else:
+        print(f"error: {message}", file=sys.stderr)
+        for detail in details:
+            if detail.get("field") and detail.get("message") != message:
+                print(f"error: {detail['field']}: {detail['message']}", file=sys.stderr)
+    return code
 
 
 def local_sources_as_uris(raw: Any, base: Path, local_files: dict[str, Path]) -> Any:
