@@ -47,10 +47,12 @@ def transition_update(
     reason: str,
     fields: dict[str, Any] | None = None,
     claim_for: str | None = None,
+    unchanged_since: str | None = None,
 ) -> ConditionalUpdate:
     """The UpdateItem parameters for a change to ``new``; the state machine's MarkProcessing is
     checked against this. ``claim_for`` records an execution ARN as the job's owner and refuses
-    the change when another execution already owns the job."""
+    the change when another execution already owns the job. ``unchanged_since`` (an ISO time)
+    refuses it when the job's status changed after that moment: news that arrives late."""
     sources = sorted(ALLOWED_TRANSITIONS[new])
     names = {"#status": "status", "#updatedAt": "updatedAt", "#statusHistory": "statusHistory"}
     values: dict[str, Any] = {
@@ -77,6 +79,9 @@ def transition_update(
         values[":owner"] = claim_for
         assignments.append("#owner = :owner")
         condition += " AND (attribute_not_exists(#owner) OR #owner = :owner)"
+    if unchanged_since is not None:
+        values[":since"] = unchanged_since
+        condition += " AND #updatedAt <= :since"
     return ConditionalUpdate(
         update_expression="SET " + ", ".join(assignments),
         condition_expression=condition,
@@ -104,11 +109,19 @@ class JobStatusManager:
         fields: dict[str, Any] | None = None,
         now: datetime | None = None,
         claim_for: str | None = None,
+        unchanged_since: str | None = None,
     ) -> dict[str, Any]:
         """Apply one allowed change; raises InvalidTransitionError (record unchanged) otherwise."""
         if not ALLOWED_TRANSITIONS[new]:
             raise InvalidTransitionError(job_id, self.get(job_id).get("status"), new.value)
-        update = transition_update(new, at=iso(now or utc_now()), reason=reason, fields=fields, claim_for=claim_for)
+        update = transition_update(
+            new,
+            at=iso(now or utc_now()),
+            reason=reason,
+            fields=fields,
+            claim_for=claim_for,
+            unchanged_since=unchanged_since,
+        )
         try:
             return self.table.update(
                 job_id,
@@ -164,11 +177,14 @@ class JobStatusManager:
             },
         )
 
-    def mark_failed(self, job_id: str, error: JobError, *, now: datetime | None = None) -> dict[str, Any]:
+    def mark_failed(
+        self, job_id: str, error: JobError, *, now: datetime | None = None, unchanged_since: str | None = None
+    ) -> dict[str, Any]:
         return self.transition(
             job_id,
             S.FAILED,
             reason=f"{error.type}: {error.message}"[:500],
             now=now,
             fields={"error": error.model_dump()},
+            unchanged_since=unchanged_since,
         )

@@ -1,21 +1,23 @@
-"""Status sync: keep job records true when an execution ends in a way no step could record.
+"""Status sync: mark a job failed when its execution fails.
 
-Triggered by EventBridge "Step Functions Execution Status Change" events. A step records its
-own failures; this catches the rest (task timeouts, crashes, aborts, failures before a step
-ran) and the restart of a redriven execution. Every change goes through the status module,
-so a job that is already terminal, or owned by another execution, is left alone.
+Triggered by EventBridge "Step Functions Execution Status Change" events (FAILED, TIMED_OUT,
+ABORTED). Steps record permanent failures themselves; this records the rest: retries that ran
+out, task timeouts, crashes, aborts and failures before the first step. Every change goes
+through the status module, so a job that is already terminal, owned by another execution, or
+changed since the execution stopped (a redrive already under way) is left alone.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from autovid.aws.executions import last_entered_state
 from autovid.aws.jobs import JobsTable
 from autovid.errors import InvalidTransitionError, JobNotFoundError
-from autovid.records import JobError, JobStatus
+from autovid.records import JobError, iso, utc_now
 from autovid.status import JobStatusManager
 
 ENDED_UNSUCCESSFULLY = {"FAILED", "TIMED_OUT", "ABORTED"}
@@ -31,7 +33,7 @@ class ExecutionStatusChange(BaseModel):
     input: str | None = None
     error: str | None = None
     cause: str | None = None
-    redrive_count: int = Field(default=0, alias="redriveCount")
+    stop_date: int | None = Field(default=None, alias="stopDate")  # epoch milliseconds
 
 
 def job_id_of(change: ExecutionStatusChange) -> str | None:
@@ -46,7 +48,12 @@ def job_id_of(change: ExecutionStatusChange) -> str | None:
     return job_id if isinstance(job_id, str) else None
 
 
-def failure_of(change: ExecutionStatusChange, state: str | None) -> JobError:
+def failure_of(change: ExecutionStatusChange, state: str | None, record: dict) -> JobError:
+    """The error to show on the job: the step's own last error when it failed there, else the
+    execution's error and cause."""
+    last = record.get("lastError")
+    if isinstance(last, dict) and last.get("state") == state and change.status == "FAILED":
+        return JobError.model_validate(last)
     if change.status == "TIMED_OUT":
         return JobError(type="States.Timeout", message="the workflow timed out", state=state)
     if change.status == "ABORTED":
@@ -73,15 +80,12 @@ def sync_job_status(change: ExecutionStatusChange, table: JobsTable) -> str:
     owner = record.get("executionArn")
     if owner and owner != change.execution_arn:
         return f"ignored: job {job_id} belongs to {owner}"
+    if change.status not in ENDED_UNSUCCESSFULLY:
+        return f"ignored: {change.status} needs no change for job {job_id}"
+    stopped = datetime.fromtimestamp(change.stop_date / 1000, UTC) if change.stop_date else utc_now()
+    error = failure_of(change, last_entered_state(change.execution_arn), record)
     try:
-        if change.status in ENDED_UNSUCCESSFULLY:
-            error = failure_of(change, last_entered_state(change.execution_arn))
-            jobs.mark_failed(job_id, error)
-            return f"job {job_id} marked failed at {error.state}"
-        if change.status == "RUNNING" and change.redrive_count > 0 and record["status"] == JobStatus.FAILED:
-            count = change.redrive_count
-            jobs.mark_retrying(job_id, reason=f"redrive {count}", fields={"redriveCount": count})
-            return f"job {job_id} marked retrying (redrive {count})"
+        jobs.mark_failed(job_id, error, unchanged_since=iso(stopped))
     except InvalidTransitionError as exc:
         return f"ignored: {exc.message}"
-    return f"ignored: {change.status} needs no change for job {job_id} ({record['status']})"
+    return f"job {job_id} marked failed at {error.state}"

@@ -92,6 +92,24 @@ def test_a_transient_render_failure_is_retried(stack: Stack) -> None:
     assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["TransientError", "TransientError"]
 
 
+def test_retries_that_run_out_fail_the_job_at_the_failing_step(stack: Stack) -> None:
+    """1 attempt + 3 retries, all failing: the execution fails at RenderVideo and the job is failed."""
+    stack.runtime.inject_fault("RenderVideoFunction", lambda: TransientError("render node went away"), times=4)
+    try:
+        job = stack.run(stack.spec())
+    finally:
+        stack.runtime.clear_faults()
+    assert job["status"] == "failed"
+    assert job["error"] == {"type": "TransientError", "message": "render node went away", "state": "RenderVideo"}
+    assert history_of(job) == ["submitted", "processing", "failed"]
+    failures = [e for e in execution_history(stack.runtime, job["executionArn"]) if e["type"] == "TaskFailed"]
+    assert len(failures) == 4
+    description = stack.runtime.client("stepfunctions").describe_execution(executionArn=job["executionArn"])
+    assert description["status"] == "FAILED"
+    assert states_entered(stack, job["executionArn"])[-1] == "RenderVideo", "a redrive would resume here"
+    assert keys_under(stack, f"outputs/{job['jobId']}/") == []
+
+
 def test_a_missing_asset_fails_the_job_naming_asset_and_state(stack: Stack) -> None:
     spec = stack.spec()
     spec["assets"]["audio"][1]["source"] = f"s3://{stack.bucket}/assets/e2e/not-there.wav"

@@ -12,7 +12,7 @@ from autovid import sync
 from autovid.aws.jobs import JobsTable
 from autovid.config import Settings
 from autovid.errors import AssetNotFoundError, DownloadTimeoutError, PermanentError, TransientError
-from autovid.records import JobOutput, JobStatus, new_job_record
+from autovid.records import JobStatus, new_job_record, parse_iso
 from autovid.spec import parse_spec
 from autovid.status import JobStatusManager
 from autovid.workflow.render_video import ProgressReporter
@@ -37,10 +37,8 @@ def stored_job(jobs: JobStatusManager, status: JobStatus, owner: str | None = AR
     return record["jobId"]
 
 
-def step(job_id: str, retry_count: int = 0, retry_limit: int = 3, arn: str = ARN) -> StepInput:
-    return StepInput.model_validate(
-        {"jobId": job_id, "executionArn": arn, "retryCount": retry_count, "retryLimit": retry_limit}
-    )
+def step(job_id: str, retry_count: int = 0, arn: str = ARN) -> StepInput:
+    return StepInput.model_validate({"jobId": job_id, "executionArn": arn, "retryCount": retry_count})
 
 
 def history(jobs: JobStatusManager, job_id: str) -> list[str]:
@@ -89,17 +87,20 @@ def test_an_attempt_that_died_silently_is_recorded_as_a_retry(jobs: JobStatusMan
     assert jobs.get(job_id)["statusHistory"][-2]["reason"] == "RenderVideo attempt 2 ended without a result"
 
 
-def test_the_last_transient_failure_marks_failed(jobs: JobStatusManager) -> None:
+def test_every_transient_failure_marks_retrying_and_leaves_the_verdict_to_step_functions(
+    jobs: JobStatusManager,
+) -> None:
     job_id = stored_job(jobs, JobStatus.RETRYING)
 
     def flaky(_record: dict) -> None:
         raise DownloadTimeoutError("still down")
 
     with pytest.raises(TransientError):
-        StepRunner(RENDER, step(job_id, retry_count=3, retry_limit=3)).run(flaky)
+        StepRunner(RENDER, step(job_id, retry_count=3)).run(flaky)
     record = jobs.get(job_id)
-    assert history(jobs, job_id) == ["processing", "failed"]
-    assert record["error"] == {"type": "DownloadTimeoutError", "message": "still down", "state": RENDER}
+    assert history(jobs, job_id) == ["processing", "retrying"]
+    assert record["attempts"] == 4
+    assert record["lastError"] == {"type": "DownloadTimeoutError", "message": "still down", "state": RENDER}
 
 
 def test_a_permanent_failure_marks_failed_naming_the_state(jobs: JobStatusManager) -> None:
@@ -236,16 +237,39 @@ def test_sync_marks_a_job_that_never_started_failed(jobs: JobStatusManager, monk
     assert jobs.get(job_id)["error"]["state"] == "MarkProcessing"
 
 
-def test_sync_records_a_redrive_restart(jobs: JobStatusManager) -> None:
-    job_id = stored_job(jobs, JobStatus.FAILED)
-    sync.sync_job_status(change("RUNNING", job_id, redriveCount=2), jobs.table)
+def test_sync_marks_failed_with_the_steps_last_error_when_retries_run_out(
+    jobs: JobStatusManager, failed_at: None
+) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+
+    def flaky(_record: dict) -> None:
+        raise DownloadTimeoutError("asset 'music': connection reset", asset_id="music")
+
+    with pytest.raises(TransientError):
+        StepRunner(RENDER, step(job_id, retry_count=3)).run(flaky)
+    cause = json.dumps({"errorType": "TransientError", "errorMessage": "DownloadTimeoutError: ..."})
+    sync.sync_job_status(change("FAILED", job_id, error="TransientError", cause=cause), jobs.table)
     record = jobs.get(job_id)
-    assert record["status"] == "retrying" and record["statusHistory"][-1]["reason"] == "redrive 2"
-    StepRunner(RENDER, step(job_id)).run(lambda r: None)
-    assert history(jobs, job_id) == ["retrying", "processing"], "the step does not record the redrive twice"
+    assert history(jobs, job_id)[-2:] == ["retrying", "failed"]
+    assert record["error"] == {
+        "type": "DownloadTimeoutError",
+        "message": "asset 'music': connection reset",
+        "state": RENDER,
+    }
+
+
+def test_sync_ignores_news_older_than_the_job(jobs: JobStatusManager, failed_at: None) -> None:
+    """A late FAILED event must not undo a redrive that already brought the job back."""
+    job_id = stored_job(jobs, JobStatus.RETRYING)
+    StepRunner(RENDER, step(job_id, retry_count=1)).run(lambda r: None)  # the redriven step is running
+    stopped_before = int(parse_iso(jobs.get(job_id)["statusHistory"][0]["at"]).timestamp() * 1000)
+    outcome = sync.sync_job_status(change("FAILED", job_id, stopDate=stopped_before), jobs.table)
+    assert outcome.startswith("ignored")
+    assert jobs.get(job_id)["status"] == "processing"
+
+
+def test_sync_ignores_executions_that_did_not_fail(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
     assert sync.sync_job_status(change("RUNNING", job_id), jobs.table).startswith("ignored")
-
-
-def test_finalize_output_model_round_trips() -> None:
-    output = JobOutput(url="https://x", urlExpiresAt="t", s3Uri="s3://b/k", duration=1.5, size=10)
-    assert JobOutput.model_validate(output.model_dump()) == output
+    assert sync.sync_job_status(change("SUCCEEDED", job_id), jobs.table).startswith("ignored")
+    assert jobs.get(job_id)["status"] == "processing"

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from autovid.aws.clients import client
 from autovid.aws.errors import aws_call
-
-FAILED_EVENT_TYPES = frozenset(
-    {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut", "ExecutionFailed"}
-)
 
 
 def last_entered_state(execution_arn: str) -> str | None:
     """The name of the last state the execution entered (where it failed, for a failed one)."""
+    last = None
     with aws_call("Step Functions GetExecutionHistory"):
-        pages = (
-            client("stepfunctions")
-            .get_paginator("get_execution_history")
-            .paginate(executionArn=execution_arn, reverseOrder=True)
-        )
+        pages = client("stepfunctions").get_paginator("get_execution_history").paginate(executionArn=execution_arn)
         for page in pages:
             for event in page["events"]:
-                details: dict[str, Any] = event.get("stateEnteredEventDetails") or {}
-                if event["type"].endswith("StateEntered") and details.get("name"):
-                    return details["name"]
-    return None
+                name = (event.get("stateEnteredEventDetails") or {}).get("name")
+                if event["type"].endswith("StateEntered") and name:
+                    last = name
+    return last

@@ -6,14 +6,13 @@ redrive re-runs exactly the step that failed. Status changes around a step are m
 * at the start, the job is brought back to ``processing``: from ``retrying`` (a retry), from
   ``failed`` (a redrive: ``failed -> retrying -> processing``), or through ``retrying`` when the
   previous attempt died without a word (crash, timeout);
-* a ``TransientError`` with retries left marks ``retrying`` with the attempt and last error;
-* a ``PermanentError``, the last transient failure, or a bug marks ``failed`` with
-  ``{type, message, state}``.
+* a ``TransientError`` marks ``retrying`` with the attempt and the last error;
+* a ``PermanentError`` or a bug marks ``failed`` with ``{type, message, state}``.
 
 Errors leave the step as ``TransientError`` or ``PermanentError`` (the names the state
 machine's Retry matches); the specific class stays in the message and on the job record.
-Failures that never reach this code (timeouts, crashes) are recorded by the status-sync
-function when the execution fails.
+When Step Functions stops retrying, or a failure never reaches this code (a timeout, a
+crash), the execution fails and the status-sync function marks the job failed.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ log = logging.getLogger(__name__)
 
 VALIDATE, RENDER, UPLOAD, FINALIZE = "ValidateJob", "RenderVideo", "UploadOutput", "FinalizeJob"
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T", bound=BaseModel | dict)
 
 
 class StepInput(BaseModel):
@@ -46,7 +45,6 @@ class StepInput(BaseModel):
     job_id: str = Field(alias="jobId")
     execution_arn: str = Field(alias="executionArn")
     retry_count: int = Field(default=0, alias="retryCount")
-    retry_limit: int = Field(default=0, alias="retryLimit")
 
 
 class JobOwnedElsewhereError(PermanentError):
@@ -81,7 +79,9 @@ class StepRunner:
         try:
             return work(self._claim())
         except TransientError as exc:
-            self._record_failure(exc, final=self.input.retry_count >= self.input.retry_limit)
+            # Whether Step Functions retries again is its decision (its RetryCount also counts Lambda
+            # service retries); when it gives up, the execution fails and SyncJobStatus marks the job failed.
+            self._record_failure(exc, final=False)
             raise TransientError(f"{type(exc).__name__}: {error_of(exc, self.state).message}") from exc
         except PermanentError as exc:
             if not isinstance(exc, JobOwnedElsewhereError | JobAlreadyFinishedError):
