@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
-from render.conftest import offline_settings, source_of
+from render.conftest import offline_settings, run_render, source_of
 from render.media import decode, rms
 
 from autovid.errors import AssetNotFoundError, InvalidAssetError, InvalidSpecError, InvalidVoiceError
@@ -206,3 +207,26 @@ def test_speech_errors_come_after_asset_and_timeline_errors(media, tmp_path):
         _render_with_voice(tmp_path, _speech_spec([2]), media, _SlowFailingVoice())
     assert voiceless.value.field == "timeline[1].data"
     assert _leftovers(tmp_path) == []
+
+
+def test_a_failing_progress_callback_stops_ffmpeg(media, tmp_path, monkeypatch):
+    """If reporting progress raises, ffmpeg is killed and waited for, not left running."""
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        process = real_popen(*args, **kwargs)
+        started.append(process)
+        return process
+
+    monkeypatch.setattr(engine.subprocess, "Popen", recording_popen)
+
+    def broken(percent: int) -> None:
+        if percent > 0:
+            raise RuntimeError("progress store is down")
+
+    raw = {"assets": {"video": {"id": "v", "source": source_of("video")}}, "output": {"filename": "p.mp4"}}
+    with pytest.raises(RuntimeError, match="progress store is down"):
+        run_render(tmp_path, raw, media, progress=broken)
+    ffmpeg_runs = [p for p in started if "-progress" in p.args]
+    assert ffmpeg_runs and all(p.returncode is not None for p in ffmpeg_runs)

@@ -11,7 +11,13 @@ from support import minimal_spec
 from autovid import sync
 from autovid.aws.jobs import JobsTable
 from autovid.config import Settings
-from autovid.errors import AssetNotFoundError, DownloadTimeoutError, PermanentError, TransientError
+from autovid.errors import (
+    AssetNotFoundError,
+    DownloadTimeoutError,
+    PermanentError,
+    TransientError,
+    UpstreamUnavailableError,
+)
 from autovid.records import JobStatus, new_job_record, parse_iso
 from autovid.spec import parse_spec
 from autovid.status import JobStatusManager
@@ -273,3 +279,13 @@ def test_sync_ignores_executions_that_did_not_fail(jobs: JobStatusManager) -> No
     assert sync.sync_job_status(change("RUNNING", job_id), jobs.table).startswith("ignored")
     assert sync.sync_job_status(change("SUCCEEDED", job_id), jobs.table).startswith("ignored")
     assert jobs.get(job_id)["status"] == "processing"
+
+
+def test_a_failed_progress_write_does_not_fail_the_render(
+    jobs: JobStatusManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def throttled(*args: object, **kwargs: object) -> bool:
+        raise UpstreamUnavailableError("DynamoDB UpdateItem failed (ProvisionedThroughputExceededException)")
+
+    monkeypatch.setattr(jobs, "record_progress", throttled)
+    ProgressReporter(jobs, "job", ARN)(50)  # logs and carries on

@@ -160,13 +160,19 @@ def render(
 def run_with_progress(args: list[str], duration: float, report: Callable[[int], None], *, log_path: Path) -> None:
     """Run ffmpeg with ``-progress pipe:1``; stderr goes to ``log_path`` and its tail into the error."""
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", *args]
-    with log_path.open("w") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    with (
+        log_path.open("w") as stderr,
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True) as process,
+    ):
         assert process.stdout is not None
-        for line in process.stdout:
-            match = _OUT_TIME.match(line.strip())
-            if match and duration > 0:
-                report(min(99, int(int(match[1]) / 1e6 / duration * 100)))
+        try:
+            for line in process.stdout:
+                match = _OUT_TIME.match(line.strip())
+                if match and duration > 0:
+                    report(min(99, int(int(match[1]) / 1e6 / duration * 100)))
+        except BaseException:
+            process.kill()  # never leave ffmpeg writing into a directory that is about to go
+            raise
         code = process.wait()
     if code != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import time
@@ -11,9 +12,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from autovid.aws import storage
+from autovid.errors import AutoVidError
 from autovid.render.engine import render
 from autovid.status import JobStatusManager
 from autovid.workflow.runner import RENDER, StepRunner, stored_spec, work_prefix
+
+log = logging.getLogger(__name__)
 
 
 class RenderOutput(BaseModel):
@@ -36,7 +40,11 @@ class ProgressReporter:
         if percent < 100 and now - self.last_write < self.interval:
             return
         self.last_write = now
-        self.jobs.record_progress(self.job_id, self.execution_arn, state=RENDER, percent=percent)
+        try:
+            self.jobs.record_progress(self.job_id, self.execution_arn, state=RENDER, percent=percent)
+        except AutoVidError:
+            # Progress is for display; a failed write must not fail or retry the render.
+            log.warning("could not record render progress", exc_info=True, extra={"jobId": self.job_id})
 
 
 def render_job(record: dict[str, Any], runner: StepRunner) -> RenderOutput:
