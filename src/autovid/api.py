@@ -6,6 +6,7 @@ Every error answers ``{"error", "details", "timestamp"}`` with ``Content-Type: a
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -118,15 +119,23 @@ def refuse_other_methods(app: APIGatewayRestResolver, path: str, allowed: Iterab
 
 def json_body(event: APIGatewayProxyEvent, limits: Limits) -> Any:
     """The decoded JSON body, or a RequestError with 413, 415 or 400."""
-    raw = event.body or ""
-    data = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    try:
+        data = (
+            base64.b64decode(event.body or "", validate=True)
+            if event.is_base64_encoded
+            else (event.body or "").encode()
+        )
+    except binascii.Error as exc:
+        raise RequestError(
+            HTTPStatus.BAD_REQUEST, "request body is not valid base64", [FieldError("body", "is not valid base64")]
+        ) from exc
     if len(data) > limits.max_request_body_bytes:
         raise RequestError(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             f"request body is {len(data)} bytes; the limit is {limits.max_request_body_bytes}",
             [FieldError("body", f"must be at most {limits.max_request_body_bytes} bytes")],
         )
-    content_type = (event.headers or {}).get("content-type") or (event.headers or {}).get("Content-Type")
+    content_type = event.headers.get("content-type")  # Powertools' headers ignore case
     declared_json = content_type is not None and _is_json_media_type(content_type)
     if content_type is not None and not declared_json:
         raise RequestError(
@@ -136,6 +145,10 @@ def json_body(event: APIGatewayProxyEvent, limits: Limits) -> Any:
         )
     try:
         return json.loads(data, parse_constant=_refuse_non_standard_number)
+    except RecursionError as exc:
+        raise RequestError(
+            HTTPStatus.BAD_REQUEST, "request body is nested too deeply", [FieldError("body", "is nested too deeply")]
+        ) from exc
     except (UnicodeDecodeError, ValueError) as exc:
         if not declared_json:
             raise RequestError(

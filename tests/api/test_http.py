@@ -218,3 +218,25 @@ def test_cors_is_off_by_default_and_configurable(aws: dict, monkeypatch: pytest.
     event = post(body=minimal_spec(), headers={"Content-Type": "application/json", "Origin": "https://app.example.com"})
     response = load_handler_module("submit_job").handler(event, FakeLambdaContext())
     assert response_headers(response)["Access-Control-Allow-Origin"] == "https://app.example.com"
+
+
+def test_deeply_nested_json_is_400_not_500(submit: Any) -> None:
+    body = assert_error_shape(submit(post(raw="[" * 20_000 + "]" * 20_000)), 400)
+    assert body["details"] == [{"field": "body", "message": "is nested too deeply"}]
+
+
+def test_bad_base64_body_is_400(submit: Any) -> None:
+    event = post(raw="not base64 !!!")
+    event["isBase64Encoded"] = True
+    body = assert_error_shape(submit(event), 400)
+    assert body["details"][0]["field"] == "body"
+
+
+def test_base64_body_and_header_case_are_handled(submit: Any) -> None:
+    import base64
+
+    event = post(
+        raw=base64.b64encode(json.dumps(minimal_spec()).encode()).decode(), headers={"content-type": "application/json"}
+    )
+    event["isBase64Encoded"] = True
+    assert submit(event)["statusCode"] == 202

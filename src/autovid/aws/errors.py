@@ -6,12 +6,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
 
 from autovid.errors import PermanentError, UpstreamUnavailableError
 
-# The throttling codes botocore's standard retry mode treats as retryable.
-THROTTLING_CODES = frozenset(
+# The throttling codes botocore's standard retry mode treats as retryable, plus request timeouts
+# that AWS answers with a 4xx status (S3's RequestTimeout is a 400).
+TRANSIENT_CODES = frozenset(
     {
         "Throttling",
         "ThrottlingException",
@@ -27,6 +34,8 @@ THROTTLING_CODES = frozenset(
         "SlowDown",
         "PriorRequestNotComplete",
         "EC2ThrottledException",
+        "RequestTimeout",
+        "RequestTimeoutException",
     }
 )
 
@@ -38,7 +47,7 @@ class AwsRequestError(PermanentError):
 def is_transient(exc: ClientError) -> bool:
     code = exc.response.get("Error", {}).get("Code", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return code in THROTTLING_CODES or status >= 500
+    return code in TRANSIENT_CODES or status >= 500
 
 
 def raise_for_client_error(exc: ClientError, operation: str) -> NoReturn:
@@ -56,5 +65,7 @@ def aws_call(operation: str) -> Iterator[None]:
         yield
     except ClientError as exc:
         raise_for_client_error(exc, operation)
+    except (ParamValidationError, NoCredentialsError, PartialCredentialsError) as exc:
+        raise AwsRequestError(f"{operation} failed: {exc}") from exc  # a retry cannot fix these
     except BotoCoreError as exc:
-        raise UpstreamUnavailableError(f"{operation} failed: {exc}") from exc
+        raise UpstreamUnavailableError(f"{operation} failed: {exc}") from exc  # connection and timeout errors
