@@ -8,11 +8,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from autovid.api import RequestError, create_resolver, json_response, refuse_other_methods
-from autovid.aws.jobs import JobsTable
 from autovid.config import Settings
 from autovid.errors import FieldError
-from autovid.records import JobResponse, is_job_id
-from autovid.status import JobStatusManager
+from autovid.job_status import job_status
+from autovid.records import is_job_id
 
 logger = Logger()
 tracer = Tracer()
@@ -27,8 +26,7 @@ def get_job(jobId: str) -> Response:  # noqa: N803 - the path parameter's name
     if not is_job_id(jobId):
         raise RequestError(HTTPStatus.BAD_REQUEST, "invalid job id", [FieldError("jobId", "must be a UUID")])
     logger.append_keys(jobId=jobId)
-    record = JobStatusManager(JobsTable(Settings.from_env().jobs_table)).get(jobId)
-    return json_response(HTTPStatus.OK, JobResponse.from_record(record, with_history=True).body())
+    return json_response(HTTPStatus.OK, job_status(jobId, Settings.from_env()).body())
 
 
 refuse_other_methods(app, "/jobs/<jobId>", ["GET"])

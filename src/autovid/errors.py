@@ -47,6 +47,10 @@ class ForbiddenSourceError(PermanentError):
     """The source URL points at an address or bucket we refuse to fetch from."""
 
 
+class ForbiddenDestinationError(PermanentError):
+    """The output destination is somewhere the service may not write."""
+
+
 class InvalidVoiceError(PermanentError):
     """The TTS voice, engine or language combination is not supported."""
 

@@ -24,11 +24,6 @@ def copy_object(source_bucket: str, source_key: str, bucket: str, key: str) -> N
         client("s3").copy({"Bucket": source_bucket, "Key": source_key}, bucket, key, Config=TRANSFER)
 
 
-def object_size(bucket: str, key: str) -> int:
-    with aws_call(f"S3 HeadObject s3://{bucket}/{key}"):
-        return client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"]
-
-
 def presigned_get_url(bucket: str, key: str, expires_in: int) -> str:
     return client("s3").generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in

@@ -36,5 +36,5 @@ def upload_output(record: dict[str, Any], rendered: RenderOutput, settings: Sett
         urlExpiresAt=iso(utc_now() + timedelta(seconds=expires_in)),
         s3Uri=f"s3://{bucket}/{key}",
         duration=rendered.duration,
-        size=storage.object_size(bucket, key),
+        size=rendered.size,  # a copy keeps the bytes
     )

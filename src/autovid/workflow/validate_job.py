@@ -1,16 +1,30 @@
-"""ValidateJob: re-validate the stored spec and probe every asset."""
+"""ValidateJob: re-validate the stored spec, probe every asset, check the limits, plan the render.
+
+Everything that can be known before rendering is checked here, so a job that cannot succeed
+fails in seconds instead of after a render: assets exist and decode, the video is within the
+duration and resolution limits, every event starts before the video ends, the playlist can be
+laid out, and the destination is one the service may write to.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from autovid.render.engine import validate_media
+from autovid.config import Limits, RenderSettings, Settings
+from autovid.errors import ForbiddenDestinationError, InvalidAssetError
+from autovid.render.engine import ProbedAssets, validate_media
 from autovid.render.fetch import AssetFetcher
+from autovid.render.plan import layout_playlist
+from autovid.render.tts import SpeechSynthesizer
+from autovid.spec import JobSpec, TtsEvent
 from autovid.workflow.runner import stored_spec
+
+OUTPUT_PREFIX = "outputs/"
 
 
 class AssetSummary(BaseModel):
@@ -19,8 +33,25 @@ class AssetSummary(BaseModel):
     sampleRate: int | None = None
 
 
-class ValidationResult(BaseModel):
-    """The render plan's inputs: what every asset is, and how the timeline lays out."""
+class MusicSlot(BaseModel):
+    assetId: str
+    offset: float
+    length: float
+    fadeIn: float
+    fadeOut: float
+
+
+class SpeechEvent(BaseModel):
+    index: int
+    start: float
+    provider: str  # after the deployment's TTS_PROVIDER override
+    voiceId: str
+    engine: str
+    languageCode: str | None = None
+
+
+class RenderPlanSummary(BaseModel):
+    """What the render will do: every asset measured, the playlist laid out, the speech resolved."""
 
     videoDuration: float
     width: int | None = None
@@ -28,17 +59,67 @@ class ValidationResult(BaseModel):
     videoCodec: str | None = None
     videoHasAudio: bool
     audio: dict[str, AssetSummary]
-    playlist: list[str]
-    ttsEvents: int
+    music: list[MusicSlot]
+    speech: list[SpeechEvent]
     audioEvents: int
 
 
-def validate_job(record: dict[str, Any]) -> ValidationResult:
+def validate_job(record: dict[str, Any], settings: Settings | None = None) -> RenderPlanSummary:
+    settings = settings or Settings.from_env()
     spec = stored_spec(record)
+    check_destination(spec, settings.bucket_name)
     with tempfile.TemporaryDirectory(prefix="autovid-validate-") as workdir, AssetFetcher(Path(workdir)) as fetcher:
         assets = validate_media(spec, fetcher)
+    check_media_limits(spec, assets, Limits.from_env())
+    return plan_summary(spec, assets)
+
+
+def check_destination(spec: JobSpec, managed_bucket: str) -> None:
+    """The functions may write only under ``outputs/`` of the managed bucket."""
+    if spec.output.destination is None:
+        return
+    location = urlsplit(spec.output.destination)
+    prefix = location.path.lstrip("/")
+    if location.netloc != managed_bucket or not (prefix + "/").startswith(OUTPUT_PREFIX):
+        raise ForbiddenDestinationError(
+            f"{spec.output.destination} is outside s3://{managed_bucket}/{OUTPUT_PREFIX}, "
+            "the only place this deployment may write to",
+            field="output.destination",
+        )
+
+
+def check_media_limits(spec: JobSpec, assets: ProbedAssets, limits: Limits) -> None:
+    video_id = spec.assets.video.id
+    if assets.video.duration > limits.max_video_seconds:
+        raise InvalidAssetError(
+            f"the video is {assets.video.duration:.1f} s long; the limit is {limits.max_video_seconds:g} s",
+            asset_id=video_id,
+            field="assets.video.source",
+        )
+    stream = assets.video.video
+    if stream and stream.width and stream.height and stream.width * stream.height > limits.max_video_pixels:
+        raise InvalidAssetError(
+            f"the video is {stream.width}x{stream.height}; the limit is {limits.max_video_pixels} pixels (4K)",
+            asset_id=video_id,
+            field="assets.video.source",
+        )
+
+
+def plan_summary(spec: JobSpec, assets: ProbedAssets) -> RenderPlanSummary:
     video = assets.video.video
-    return ValidationResult(
+    music = spec.background_music
+    slots = (
+        layout_playlist(
+            [(asset_id, assets.audio[asset_id].duration) for asset_id in music.playlist],
+            crossfade=music.crossfade_duration,
+            loop=music.loop,
+            total=assets.video.duration,
+        )
+        if music
+        else ()
+    )
+    synthesizer = SpeechSynthesizer(Path(tempfile.gettempdir()), RenderSettings.from_env())
+    return RenderPlanSummary(
         videoDuration=assets.video.duration,
         width=video.width if video else None,
         height=video.height if video else None,
@@ -52,7 +133,21 @@ def validate_job(record: dict[str, Any]) -> ValidationResult:
             )
             for asset_id, info in assets.audio.items()
         },
-        playlist=list(spec.background_music.playlist) if spec.background_music else [],
-        ttsEvents=sum(1 for e in spec.timeline if e.type == "tts"),
+        music=[
+            MusicSlot(assetId=s.asset_id, offset=s.offset, length=s.length, fadeIn=s.fade_in, fadeOut=s.fade_out)
+            for s in slots
+        ],
+        speech=[
+            SpeechEvent(
+                index=i,
+                start=event.start,
+                provider=synthesizer.provider_name(event.data.provider),
+                voiceId=event.data.provider_config.voice_id,
+                engine=event.data.provider_config.engine,
+                languageCode=event.data.provider_config.language_code,
+            )
+            for i, event in enumerate(spec.timeline)
+            if isinstance(event, TtsEvent)
+        ],
         audioEvents=sum(1 for e in spec.timeline if e.type == "audio"),
     )
