@@ -19,14 +19,18 @@ from typing import Any
 import boto3
 import urllib3
 
+from autovid.records import TERMINAL_STATUSES
 from autovid.spec import resolve_local_sources
 
 LOCAL_STACK_FILE = Path(".autovid") / "local-stack.json"
-TERMINAL = ("completed", "failed")
 
 
 class ClientError(Exception):
     """A problem on the caller's side (bad input, nothing to talk to): exit code 2."""
+
+
+class WaitTimeoutError(Exception):
+    """The job did not finish within the time the caller was willing to wait."""
 
 
 class ApiError(Exception):
@@ -94,12 +98,10 @@ def _cloudformation_outputs(stack: str) -> dict[str, str]:
 
 
 class ApiClient:
-    def __init__(self, api_url: str, *, timeout: float = 30.0, api_key: str | None = None):
+    def __init__(self, api_url: str, *, timeout: float = 30.0):
         self.base = api_url.rstrip("/")
         self.http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5.0, read=timeout), retries=False)
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if api_key:
-            self.headers["X-Api-Key"] = api_key
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         payload = json.dumps(body).encode() if body is not None else None
@@ -123,17 +125,21 @@ class ApiClient:
 
 
 def upload_local_sources(
-    raw_spec: dict[str, Any], base_dir: Path, target: StackTarget
+    raw_spec: dict[str, Any], base_dirs: Path | list[Path], target: StackTarget
 ) -> tuple[dict[str, Any], str | None]:
     """Upload every local-path source to the stack's bucket under ``assets/`` and rewrite it to
-    ``s3://``. Returns the rewritten spec and the local ``output.destination``, if any."""
+    ``s3://``. A relative path is looked up in each of ``base_dirs`` in turn. Returns the
+    rewritten spec and the local ``output.destination``, if any."""
+    roots = [base_dirs] if isinstance(base_dirs, Path) else base_dirs
     s3 = None
 
     def upload(source: str) -> str:
         nonlocal s3
-        path = (base_dir / source).resolve()
-        if not path.is_file():
-            raise ClientError(f"local source {source!r} does not exist ({path})")
+        candidates = [(root / source).resolve() for root in roots]
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is None:
+            tried = ", ".join(str(c) for c in candidates)
+            raise ClientError(f"local source {source!r} does not exist (looked for {tried})")
         if target.bucket is None:
             raise ClientError("local sources need the stack's bucket: pass --bucket or --stack")
         s3 = s3 or target.s3()
@@ -166,10 +172,10 @@ def wait_for_job(
         job = api.status(job_id)
         if on_update:
             on_update(job)
-        if job["status"] in TERMINAL:
+        if job["status"] in TERMINAL_STATUSES:
             return job
         if deadline is not None and time.monotonic() > deadline:
-            raise ClientError(f"job {job_id} is still {job['status']} after {timeout:.0f}s")
+            raise WaitTimeoutError(f"job {job_id} is still {job['status']} after {timeout:.0f}s")
         time.sleep(poll_seconds)
 
 
@@ -195,17 +201,28 @@ class ProgressBar:
         self.bar.close()
 
 
+class DownloadError(Exception):
+    """The finished MP4 could not be fetched."""
+
+
 def download(url: str, destination: Path) -> Path:
-    """Fetch a presigned URL to ``destination`` (a file, or a directory to put it in)."""
+    """Fetch a presigned URL to the file ``destination``; nothing is left behind on failure."""
     http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=10.0, read=120.0))
-    response = http.request("GET", url, preload_content=False)
-    if response.status != 200:
-        raise ClientError(f"download failed with HTTP {response.status}")
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".part")
-    with partial.open("wb") as out:
-        for chunk in response.stream(1 << 20):
-            out.write(chunk)
-    response.release_conn()
-    os.replace(partial, destination)
+    try:
+        response = http.request("GET", url, preload_content=False)
+        try:
+            if response.status != 200:
+                raise DownloadError(f"download failed with HTTP {response.status}")
+            with partial.open("wb") as out:
+                for chunk in response.stream(1 << 20):
+                    out.write(chunk)
+        finally:
+            response.release_conn()
+        os.replace(partial, destination)
+    except urllib3.exceptions.HTTPError as exc:
+        raise DownloadError(f"download failed: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
     return destination

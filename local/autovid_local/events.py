@@ -95,6 +95,18 @@ def _is_exists(pattern: Any, expected: bool) -> bool:
     return isinstance(pattern, dict) and pattern.get("exists") is expected
 
 
+SUPPORTED_OPERATORS = frozenset({"prefix", "anything-but", "exists"})
+
+
+def unsupported_operators(pattern: Any) -> set[str]:
+    """Content-filter operators in ``pattern`` that :func:`matches` does not implement."""
+    if isinstance(pattern, dict):
+        return set().union(*(unsupported_operators(v) for v in pattern.values()))
+    if isinstance(pattern, list):
+        return {key for item in pattern if isinstance(item, dict) for key in item if key not in SUPPORTED_OPERATORS}
+    return set()
+
+
 def _value_matches(pattern: Any, value: Any) -> bool:
     if not isinstance(pattern, dict):
         return pattern == value
@@ -166,7 +178,13 @@ class StepFunctionsEventRouter:
         self.deliver = deliver
         self.region = region
         self.account = account
-        self.threads: list[threading.Thread] = []
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        for rule in self.rules:
+            unsupported = unsupported_operators(rule.event_pattern)
+            if unsupported:
+                logger.warning("rule %s: pattern operators %s are not emulated and never match", rule.name,
+                               sorted(unsupported))  # fmt: skip
 
     def __call__(self, change: ExecutionStatusChange) -> None:
         event = status_change_event(change, region=self.region, account=self.account)
@@ -177,8 +195,9 @@ class StepFunctionsEventRouter:
                 thread = threading.Thread(
                     target=self._deliver_one, args=(rule, target.get("Arn", ""), event), daemon=True
                 )
+                with self._lock:
+                    self._threads.append(thread)
                 thread.start()
-                self.threads.append(thread)
 
     def _deliver_one(self, rule: EventRuleSpec, target_arn: str, event: dict[str, Any]) -> None:
         if not self.deliver(target_arn, event):
@@ -186,6 +205,9 @@ class StepFunctionsEventRouter:
 
     def drain(self, timeout: float = 10.0) -> None:
         """Wait for deliveries in flight (used on shutdown and by tests)."""
-        for thread in list(self.threads):
+        with self._lock:
+            pending = list(self._threads)
+        for thread in pending:
             thread.join(timeout)
-        self.threads = [t for t in self.threads if t.is_alive()]
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]

@@ -12,7 +12,9 @@ from autovid_local.client import (
     ApiClient,
     ApiError,
     ClientError,
+    DownloadError,
     ProgressBar,
+    WaitTimeoutError,
     download,
     find_stack,
     upload_local_sources,
@@ -26,7 +28,6 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", help="REST API base URL (default: the running `autovid up`)")
     parser.add_argument("--stack", help="a deployed stack's name: its API URL and bucket come from its outputs")
     parser.add_argument("--bucket", help="bucket for uploading local sources (default: the stack's)")
-    parser.add_argument("--api-key", help="API key, sent as X-Api-Key")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON only")
 
 
@@ -36,9 +37,10 @@ def add_submit_command(subparsers: Any) -> None:
         help="submit a job spec; local sources are uploaded to the stack's bucket first",
         description=(
             "Submit SPEC.json. Local-path sources are uploaded to the stack's bucket under assets/ and "
-            "rewritten to s3:// URIs; a relative path is looked up next to the spec, then in the current "
+            "rewritten to s3:// URIs; each relative path is looked up next to the spec, then in the current "
             "directory. A local output.destination stays on this machine: with --wait the MP4 is "
-            "downloaded there. Exit codes: 0 completed (or submitted), 1 failed, 2 bad input."
+            "downloaded there. Exit codes: 0 completed (or submitted), 1 failed (or not finished in "
+            "--timeout, or not downloaded), 2 bad input."
         ),
     )
     parser.add_argument("spec", type=Path, help="job spec (JSON)")
@@ -58,7 +60,7 @@ def add_status_command(subparsers: Any) -> None:
 def run_status(args: argparse.Namespace) -> int:
     try:
         target = find_stack(args.api, args.bucket, args.stack)
-        job = ApiClient(target.api_url, api_key=args.api_key).status(args.job_id)
+        job = ApiClient(target.api_url).status(args.job_id)
     except (ClientError, ApiError) as error:
         return _fail(error, args.json)
     print(json.dumps(job, indent=None if args.json else 2))
@@ -69,8 +71,8 @@ def run_submit(args: argparse.Namespace) -> int:
     try:
         raw = _read_spec(args.spec)
         target = find_stack(args.api, args.bucket, args.stack)
-        spec, local_destination = upload_local_sources(raw, _source_root(args.spec, raw), target)
-        api = ApiClient(target.api_url, api_key=args.api_key)
+        spec, local_destination = upload_local_sources(raw, [args.spec.resolve().parent, Path.cwd()], target)
+        api = ApiClient(target.api_url)
         job = api.submit(spec)
     except (ClientError, ApiError) as error:
         return _fail(error, args.json)
@@ -97,14 +99,18 @@ def finish(
     bar = ProgressBar(job_id, enabled=show_progress)
     try:
         job = wait_for_job(api, job_id, on_update=bar, timeout=timeout)
-    except (ClientError, ApiError) as error:
+    except (ClientError, ApiError, WaitTimeoutError) as error:
         return _fail(error, as_json)
     finally:
         bar.close()
     saved_to = None
     if job["status"] == "completed" and local_destination is not None and job["output"]["url"]:
         filename = job["metadata"].get("outputFilename") or f"{job_id}.mp4"
-        saved_to = download(job["output"]["url"], Path(local_destination) / filename)
+        try:
+            saved_to = download(job["output"]["url"], Path(local_destination) / filename)
+        except DownloadError as error:
+            print(json.dumps(job, indent=None if as_json else 2))
+            return _fail(error, as_json)
     print(json.dumps(job, indent=None if as_json else 2))
     if job["status"] == "failed":
         if not as_json:
@@ -128,23 +134,12 @@ def _read_spec(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _source_root(spec_path: Path, raw: dict[str, Any]) -> Path:
-    """The spec's directory, unless its relative sources only exist from the current directory."""
-    video = (raw.get("assets") or {}).get("video") or {}
-    source = video.get("source") if isinstance(video, dict) else None
-    spec_dir = spec_path.resolve().parent
-    if isinstance(source, str) and "://" not in source and not (spec_dir / source).exists():
-        if (Path.cwd() / source).exists():
-            return Path.cwd()
-    return spec_dir
-
-
 def _fail(error: Exception, as_json: bool) -> int:
     if as_json:
         body = error.body if isinstance(error, ApiError) else {"error": str(error)}
         print(json.dumps(body))
     else:
         print(f"autovid: {error}", file=sys.stderr)
-    if isinstance(error, ApiError) and error.status >= 500:
+    if isinstance(error, WaitTimeoutError | DownloadError) or (isinstance(error, ApiError) and error.status >= 500):
         return EXIT_FAILED
     return EXIT_BAD_INPUT

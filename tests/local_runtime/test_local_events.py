@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from autovid_local.events import matches
+from autovid_local.events import matches, unsupported_operators
 from autovid_local.testing import run_execution, wait_until
 
 
@@ -48,3 +48,9 @@ def test_pattern_matching():
     assert matches({"detail": {"error": [{"exists": False}]}}, event)
     assert not matches({"detail": {"status": [{"exists": False}]}}, event)
     assert matches({"detail": {"status": [{"exists": True}]}}, event)
+
+
+def test_unsupported_operators_are_found():
+    pattern = {"detail": {"status": [{"suffix": "ED"}, "FAILED"], "x": {"y": [{"numeric": [">", 1]}, {"prefix": "a"}]}}}
+    assert unsupported_operators(pattern) == {"suffix", "numeric"}
+    assert unsupported_operators({"source": ["aws.states"]}) == set()
