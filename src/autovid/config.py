@@ -1,4 +1,4 @@
-"""Configuration from the environment (seed contract §2), read with pydantic-settings."""
+"""Configuration from the environment, read with pydantic-settings."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Limits(BaseSettings):
 
 
 class Settings(BaseSettings):
-    """Where the job lives. Names follow the seed contract."""
+    """Where the job lives (the names the service has always used)."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 

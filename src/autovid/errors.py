@@ -5,8 +5,9 @@ Permanent versus transient is decided by type, never by message text:
 * ``PermanentError``: retrying cannot help (bad input, missing asset, invalid voice).
 * ``TransientError``: a retry may succeed (timeouts, throttling, 5xx, connection resets).
 
-Step Functions matches ``ErrorEquals`` on the exception class name, so workflow steps
-raise these through :func:`as_step_error`, which keeps the specific class in the message.
+Step Functions matches ``ErrorEquals`` on the exception class name, so the workflow's step
+runner re-raises every failure as ``TransientError`` or ``PermanentError``, keeping the specific
+class in the message and on the job record.
 """
 
 from __future__ import annotations

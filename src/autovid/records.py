@@ -1,4 +1,4 @@
-"""Job records and the API's response shapes (seed contract §3)."""
+"""Job records and the shapes the API answers with."""
 
 from __future__ import annotations
 
