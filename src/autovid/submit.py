@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from autovid.aws.jobs import JobsTable
@@ -11,6 +12,8 @@ from autovid.errors import AutoVidError, QueueUnavailableError
 from autovid.records import JobError, JobResponse, new_job_record
 from autovid.spec import parse_spec
 from autovid.status import JobStatusManager
+
+log = logging.getLogger(__name__)
 
 
 def submit_job(raw_spec: Any, *, settings: Settings, limits: Limits | None = None) -> JobResponse:

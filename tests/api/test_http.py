@@ -240,3 +240,18 @@ def test_base64_body_and_header_case_are_handled(submit: Any) -> None:
     )
     event["isBase64Encoded"] = True
     assert submit(event)["statusCode"] == 202
+
+
+def test_queue_and_table_both_failing_still_answers_503(
+    submit: Any, aws: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record cannot be marked failed either: the answer is still a clean 503, never a 500."""
+    from autovid.errors import UpstreamUnavailableError
+
+    monkeypatch.setenv("SQS_JOB_QUEUE_URL", aws["queue_url"] + "-deleted")
+
+    def throttled(self: JobsTable, job_id: str, **kwargs: Any) -> None:
+        raise UpstreamUnavailableError("DynamoDB UpdateItem failed (ProvisionedThroughputExceededException)")
+
+    monkeypatch.setattr(JobsTable, "update", throttled)
+    assert_error_shape(submit(post(body=minimal_spec())), 503)
