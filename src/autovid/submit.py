@@ -29,6 +29,9 @@ def submit_job(raw_spec: Any, *, settings: Settings, limits: Limits | None = Non
         error = JobError(
             type="QueueUnavailable", message="the job could not be queued; submit it again", state="Submit"
         )
-        JobStatusManager(table).mark_failed(record["jobId"], error)
+        try:
+            JobStatusManager(table).mark_failed(record["jobId"], error)
+        except AutoVidError:
+            log.exception("could not mark the unqueued job failed", extra={"jobId": record["jobId"]})
         raise QueueUnavailableError(f"job {record['jobId']} could not be queued: {exc}") from exc
     return JobResponse.from_record(record, with_history=False)
