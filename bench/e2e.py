@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autovid_local.client import TERMINAL, ApiClient, StackTarget, upload_local_sources
+from autovid_local.client import ApiClient, StackTarget, upload_local_sources
 from autovid_local.demo import generate_media, sample_spec
 from autovid_local.runtime import LocalRuntime
 
+from autovid.records import TERMINAL_STATUSES
 from autovid.render.ffmpeg import run_ffmpeg
 
 OVERHEAD_TARGET_SECONDS = 1.0
@@ -107,7 +108,7 @@ def run_job(api_url: str, spec: dict[str, Any], index: int, runtime: LocalRuntim
     started = time.perf_counter()
     job = api.submit(spec)
     deadline = started + JOB_TIMEOUT_SECONDS
-    while job["status"] not in TERMINAL and time.perf_counter() < deadline:
+    while job["status"] not in TERMINAL_STATUSES and time.perf_counter() < deadline:
         time.sleep(POLL_SECONDS)
         job = api.status(job["jobId"])
     end_to_end = time.perf_counter() - started
