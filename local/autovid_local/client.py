@@ -185,7 +185,13 @@ class ProgressBar:
     def __init__(self, job_id: str, enabled: bool):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=100, desc=job_id[:8], unit="%", disable=not enabled, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=100,
+            desc=f"job {job_id[:8]}",
+            disable=not enabled,
+            dynamic_ncols=True,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}",
+        )
 
     def __call__(self, job: dict[str, Any]) -> None:
         progress = job.get("progress") or {}
