@@ -8,8 +8,8 @@ they go to the real process environment as before. Swapping the class keeps the 
 identity, so modules that did ``from os import environ`` and botocore's config providers see
 the same behaviour.
 
-Threads a handler starts itself do not inherit the context variable and see the process
-environment (AWS Lambda would show them the function's); pass values explicitly there.
+Threads a handler starts itself run in a copy of the invocation's context (see
+``function_logs``), so they see the function's environment too, as on Lambda.
 """
 
 from __future__ import annotations

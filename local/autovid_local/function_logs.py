@@ -111,17 +111,13 @@ _moved_handlers: list[tuple[logging.StreamHandler, TextIO]] = []
 _original_thread_start = threading.Thread.start
 
 
-def _start_thread_with_invocation_log(thread: threading.Thread) -> None:
-    """``Thread.start`` that gives the new thread the current invocation's log, if any."""
-    log = _current_log.get()
-    if log is not None:
+def _start_thread_in_invocation_context(thread: threading.Thread) -> None:
+    """``Thread.start`` that runs a thread started inside an invocation in a copy of that
+    invocation's context: its log and its environment (``environ``), as on Lambda."""
+    if _current_log.get() is not None:
+        context = contextvars.copy_context()
         run = thread.run
-
-        def run_with_log() -> None:
-            _current_log.set(log)
-            run()
-
-        thread.run = run_with_log  # type: ignore[method-assign]
+        thread.run = lambda: context.run(run)  # type: ignore[method-assign]
     _original_thread_start(thread)
 
 
@@ -140,7 +136,7 @@ def install() -> None:
                     if handler.stream is current:
                         handler.setStream(stream)
                         _moved_handlers.append((handler, current))
-            threading.Thread.start = _start_thread_with_invocation_log  # type: ignore[method-assign]
+            threading.Thread.start = _start_thread_in_invocation_context  # type: ignore[method-assign]
         _install_count += 1
 
 

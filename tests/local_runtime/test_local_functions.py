@@ -39,6 +39,7 @@ def test_template_environment_is_resolved(runtime):
 
     result = runtime.invoke("EnvProbeA", {"pause": 0})
     assert result.json()["probe"] == "alpha"
+    assert result.json()["inWorkerThread"] == "alpha", "threads a handler starts see its environment"
 
     function = runtime.functions.by_logical_id("WorkerFunction")
     variables = function.spec.environment
