@@ -149,6 +149,8 @@ class LocalFunction:
         self._handler: Callable[[Any, LambdaContext], Any] | None = None
         self._load_error: _RuntimeError | None = None
         self.private_modules: dict[str, ModuleType] = {}
+        self._workers: set[threading.Thread] = set()  # handler threads still running
+        self._workers_lock = threading.Lock()
 
     @property
     def load_error(self) -> str | None:
@@ -231,8 +233,13 @@ class LocalFunction:
                     outcome["error"] = error
 
         worker = threading.Thread(target=run, name=f"lambda:{self.spec.logical_id}:{request_id[:8]}", daemon=True)
+        with self._workers_lock:
+            self._workers.add(worker)
         worker.start()
         worker.join(self.spec.timeout_seconds)
+        if not worker.is_alive():
+            with self._workers_lock:
+                self._workers.discard(worker)
         if worker.is_alive():
             # Python cannot kill the thread; its eventual result is discarded, like Lambda's.
             error = _RuntimeError(
@@ -321,6 +328,19 @@ class FunctionRegistry:
 
     def find(self, function_name_or_arn: str) -> LocalFunction | None:
         return self._by_name.get(_function_name(function_name_or_arn))
+
+    def wait_for_handlers(self, timeout: float) -> list[str]:
+        """Join handler threads still running (timed out or mid-flight); returns the ones left."""
+        deadline = time.monotonic() + timeout
+        left = []
+        for function in self:
+            with function._workers_lock:
+                workers = list(function._workers)
+            for worker in workers:
+                worker.join(max(0.0, deadline - time.monotonic()))
+                if worker.is_alive():
+                    left.append(worker.name)
+        return left
 
 
 def _write_report(log: InvocationLog, result: InvocationResult, *, memory_mb: int) -> None:

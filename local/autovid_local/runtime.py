@@ -52,6 +52,10 @@ _active_lock = threading.Lock()
 _active: LocalRuntime | None = None
 
 
+#: How long ``stop`` waits for handler threads that are still running.
+HANDLER_DRAIN_SECONDS = 10.0
+
+
 class LocalRuntime:
     def __init__(
         self,
@@ -149,6 +153,11 @@ class LocalRuntime:
             self.api = None
         if self._moto is not None:
             self._stop_running_executions()
+        # Handlers still running must finish while their environment and the endpoint exist;
+        # afterwards their AWS calls would reach the host's real credentials.
+        left = self.functions.wait_for_handlers(timeout=HANDLER_DRAIN_SECONDS)
+        if left:
+            logger.warning("stopping with handlers still running: %s", ", ".join(left))
         while self._stops:
             self._stops.pop()()
         self._clients.clear()
