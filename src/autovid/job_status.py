@@ -8,12 +8,12 @@ in the answer good for ``S3_PRESIGNED_URL_EXPIRATION`` seconds from the moment i
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from autovid.aws.jobs import JobsTable
 from autovid.aws.storage import presigned_get_url
 from autovid.config import Settings
 from autovid.records import JobResponse, JobStatus, iso, utc_now
+from autovid.spec import split_s3_uri
 from autovid.status import JobStatusManager
 
 
@@ -22,8 +22,8 @@ def job_status(job_id: str, settings: Settings) -> JobResponse:
     record = JobStatusManager(JobsTable(settings.jobs_table)).get(job_id)
     response = JobResponse.from_record(record, with_history=True)
     if response.status is JobStatus.COMPLETED and response.output.s3Uri:
-        location = urlsplit(response.output.s3Uri)
+        bucket, key = split_s3_uri(response.output.s3Uri)
         expires_in = settings.presigned_url_expiration
-        response.output.url = presigned_get_url(location.netloc, location.path.lstrip("/"), expires_in)
+        response.output.url = presigned_get_url(bucket, key, expires_in)
         response.output.urlExpiresAt = iso(utc_now() + timedelta(seconds=expires_in))
     return response

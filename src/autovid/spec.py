@@ -43,11 +43,18 @@ _ASSET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/key#1.mp4`` -> ("bucket", "some/key#1.mp4"): the key is taken literally,
+    as the AWS CLI does (no URL decoding; ``#`` and ``?`` are part of it)."""
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
 def _check_source(value: str) -> str:
     scheme = urlsplit(value).scheme.lower()
     if scheme == "s3":
-        parts = urlsplit(value)
-        if not parts.netloc or not parts.path.strip("/"):
+        bucket, key = split_s3_uri(value)
+        if not bucket or not key.strip("/"):
             raise ValueError("s3 source must look like s3://bucket/key")
         return value
     if scheme == "https":
@@ -181,13 +188,13 @@ class Output(_Model):
     def _s3_prefix(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme != "s3" or not parts.netloc:
+        bucket, prefix = split_s3_uri(value) if value.startswith("s3://") else ("", "")
+        if not bucket:
             raise ValueError(
                 "must be an s3:// prefix such as s3://bucket/path/; `autovid submit` keeps a local "
                 "destination on the client and downloads the result there"
             )
-        if ".." in parts.path.split("/"):
+        if ".." in prefix.split("/"):
             raise ValueError("must not contain '..' segments")
         return value
 

@@ -170,6 +170,16 @@ def test_read_timeout_is_transient(server, tmp_path):
     assert _only_dirs(tmp_path) == []
 
 
+def test_a_refused_connection_is_unavailable_not_a_timeout(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with _fetcher(tmp_path) as fetcher, pytest.raises(UpstreamUnavailableError, match="cannot connect"):
+        fetcher.fetch(f"http://127.0.0.1:{port}/a.mp3")
+
+
 def test_unsupported_scheme_is_refused(tmp_path):
     with _fetcher(tmp_path) as fetcher, pytest.raises(ForbiddenSourceError):
         fetcher.fetch("file:///etc/passwd")
@@ -202,13 +212,22 @@ def s3(monkeypatch):
         client = boto3.client("s3", region_name="eu-west-1")
         client.create_bucket(Bucket="media", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         client.put_object(Bucket="media", Key="music/track one.mp3", Body=BODY)
+        client.put_object(Bucket="media", Key="music/take#2 50%20off?.mp3", Body=BODY[::-1])
         yield client
     _cached_client.cache_clear()
 
 
 def test_s3_streams_to_disk(s3, tmp_path):
     with _fetcher(tmp_path) as fetcher:
-        assert fetcher.fetch("s3://media/music/track%20one.mp3").read_bytes() == BODY
+        assert fetcher.fetch("s3://media/music/track one.mp3").read_bytes() == BODY
+
+
+def test_s3_keys_are_taken_literally(s3, tmp_path):
+    """As the AWS CLI does: no URL decoding, and '#' and '?' belong to the key."""
+    with _fetcher(tmp_path) as fetcher:
+        assert fetcher.fetch("s3://media/music/take#2 50%20off?.mp3").read_bytes() == BODY[::-1]
+    with _fetcher(tmp_path) as fetcher, pytest.raises(AssetNotFoundError):
+        fetcher.fetch("s3://media/music/track%20one.mp3")
 
 
 @pytest.mark.parametrize(
@@ -216,7 +235,7 @@ def test_s3_streams_to_disk(s3, tmp_path):
     [
         ("s3://media/missing.mp3", 10_000, AssetNotFoundError),
         ("s3://no-such-bucket/a.mp3", 10_000, AssetNotFoundError),
-        ("s3://media/music/track%20one.mp3", 100, AssetTooLargeError),
+        ("s3://media/music/track one.mp3", 100, AssetTooLargeError),
     ],
 )
 def test_s3_errors_are_classified(s3, tmp_path, uri, max_bytes, error):

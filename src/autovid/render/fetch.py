@@ -36,6 +36,7 @@ from autovid.errors import (
     UpstreamUnavailableError,
 )
 from autovid.render.netguard import Resolver, resolve_public
+from autovid.spec import split_s3_uri
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
@@ -100,10 +101,8 @@ class AssetFetcher:
         try:
             scheme = urlsplit(source).scheme.lower()
             if scheme == "s3":
-                parts = urlsplit(source)
-                self.s3_download(
-                    parts.netloc, unquote(parts.path.lstrip("/")), dest, max_bytes=self.max_bytes, asset_id=asset_id
-                )
+                bucket, key = split_s3_uri(source)
+                self.s3_download(bucket, key, dest, max_bytes=self.max_bytes, asset_id=asset_id)
             elif scheme in ("https", "http"):
                 self._fetch_http(source, dest)
             else:
@@ -182,12 +181,12 @@ class AssetFetcher:
                 preload_content=False,
                 assert_same_host=False,
             )
+        except NewConnectionError as exc:  # before ConnectTimeoutError: in urllib3 2 it is a subclass
+            raise UpstreamUnavailableError(f"cannot connect to {host}: {exc}") from exc
         except (ConnectTimeoutError, ReadTimeoutError) as exc:
             raise DownloadTimeoutError(f"{host} did not answer in time") from exc
         except SSLError as exc:
             raise ForbiddenSourceError(f"TLS verification failed for {host}: {exc}") from exc
-        except NewConnectionError as exc:
-            raise UpstreamUnavailableError(f"cannot connect to {host}: {exc}") from exc
         except ProtocolError as exc:
             raise DownloadTimeoutError(f"the connection to {host} was reset") from exc
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from autovid.aws import storage
 from autovid.config import Settings
 from autovid.records import JobOutput, iso, utc_now
-from autovid.spec import JobSpec
+from autovid.spec import JobSpec, split_s3_uri
 from autovid.workflow.render_video import RenderOutput
 from autovid.workflow.runner import stored_spec
 
@@ -18,11 +17,11 @@ def destination_of(spec: JobSpec, job_id: str, managed_bucket: str) -> tuple[str
     """(bucket, key) of the delivered MP4: ``output.destination`` or ``outputs/{jobId}/``."""
     filename = spec.output.filename
     if spec.output.destination:
-        parts = urlsplit(spec.output.destination)
-        prefix = parts.path.lstrip("/")
+        bucket, prefix = split_s3_uri(spec.output.destination)
+        prefix = prefix.lstrip("/")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
-        return parts.netloc, f"{prefix}{filename}"
+        return bucket, f"{prefix}{filename}"
     return managed_bucket, f"outputs/{job_id}/{filename}"
 
 

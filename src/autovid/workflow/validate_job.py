@@ -11,7 +11,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -21,7 +20,7 @@ from autovid.render.engine import ProbedAssets, validate_media
 from autovid.render.fetch import AssetFetcher
 from autovid.render.plan import layout_playlist
 from autovid.render.tts import SpeechSynthesizer
-from autovid.spec import JobSpec, TtsEvent
+from autovid.spec import JobSpec, TtsEvent, split_s3_uri
 from autovid.workflow.runner import stored_spec
 
 OUTPUT_PREFIX = "outputs/"
@@ -78,9 +77,9 @@ def check_destination(spec: JobSpec, managed_bucket: str) -> None:
     """The functions may write only under ``outputs/`` of the managed bucket."""
     if spec.output.destination is None:
         return
-    location = urlsplit(spec.output.destination)
-    prefix = location.path.lstrip("/")
-    if location.netloc != managed_bucket or not (prefix + "/").startswith(OUTPUT_PREFIX):
+    bucket, prefix = split_s3_uri(spec.output.destination)
+    prefix = prefix.lstrip("/")
+    if bucket != managed_bucket or not (prefix + "/").startswith(OUTPUT_PREFIX):
         raise ForbiddenDestinationError(
             f"{spec.output.destination} is outside s3://{managed_bucket}/{OUTPUT_PREFIX}, "
             "the only place this deployment may write to",
