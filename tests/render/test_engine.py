@@ -64,6 +64,20 @@ def test_missing_local_file_is_not_found(media, tmp_path):
     assert _leftovers(tmp_path) == []
 
 
+def test_the_first_bad_asset_in_the_order_of_assets_audio_is_reported(media, tmp_path):
+    raw = _raw([{"type": "audio", "start": 1, "data": {"assetId": "first"}}])
+    raw["assets"]["audio"] = [
+        {"id": "first", "source": source_of("first")},
+        {"id": "second", "source": source_of("second")},
+        {"id": "unused", "source": source_of("unused")},
+    ]
+    raw["backgroundMusic"] = {"playlist": ["second"]}  # the playlist is read first, yet spec order wins
+    missing = {"video": media["video"], "first": tmp_path / "gone1.mp3", "second": tmp_path / "gone2.mp3"}
+    with pytest.raises(AssetNotFoundError) as caught:
+        _render(tmp_path, raw, missing)
+    assert (caught.value.asset_id, caught.value.field) == ("first", "assets.audio[0].source")
+
+
 def test_event_after_the_end_is_a_validation_error_naming_it(media, tmp_path):
     raw = _raw(
         [

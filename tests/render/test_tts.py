@@ -15,7 +15,6 @@ from botocore.stub import Stubber
 from autovid.aws.clients import _cached_client, client
 from autovid.config import RenderSettings
 from autovid.errors import (
-    InvalidAssetError,
     InvalidTtsRequestError,
     InvalidVoiceError,
     PermanentError,
@@ -99,9 +98,10 @@ def test_polly_empty_audio_is_a_permanent_error(polly, tmp_path):
         "synthesize_speech",
         {"AudioStream": StreamingBody(io.BytesIO(b"\0" * 8), 8), "ContentType": "audio/pcm"},
     )
-    with pytest.raises(InvalidAssetError) as caught:
+    with pytest.raises(InvalidTtsRequestError) as caught:
         _synth(tmp_path, _data())
     assert caught.value.field == "timeline[0].data"
+    assert isinstance(caught.value, PermanentError)
 
 
 @pytest.mark.parametrize(

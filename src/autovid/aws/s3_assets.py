@@ -15,7 +15,7 @@ from botocore.exceptions import (
 )
 
 from autovid.aws.clients import client
-from autovid.aws.errors import AwsRequestError, is_transient
+from autovid.aws.errors import AwsRequestError, aws_call, is_transient
 from autovid.errors import (
     AssetAccessDeniedError,
     AssetNotFoundError,
@@ -27,12 +27,17 @@ from autovid.errors import (
 
 CHUNK_BYTES = 1024 * 1024
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
-DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled", "InvalidObjectState"})
+DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled"})
 
 
 def download_object(bucket: str, key: str, dest: Path, *, max_bytes: int, asset_id: str | None = None) -> int:
     """Stream s3://bucket/key into ``dest``; returns the byte count. Never holds the object in memory."""
     uri = f"s3://{bucket}/{key}"
+    with aws_call(f"S3 GetObject {uri}"):  # any other botocore error, mapped the common way
+        return _download(bucket, key, dest, uri=uri, max_bytes=max_bytes, asset_id=asset_id)
+
+
+def _download(bucket: str, key: str, dest: Path, *, uri: str, max_bytes: int, asset_id: str | None) -> int:
     written = 0
     try:
         response = client("s3").get_object(Bucket=bucket, Key=key)

@@ -43,9 +43,10 @@ class ProbedAssets:
 
 
 def referenced_audio_ids(spec: JobSpec) -> list[str]:
-    ids = list(spec.background_music.playlist) if spec.background_music else []
-    ids += [e.data.asset_id for e in spec.timeline if not isinstance(e, TtsEvent)]
-    return list(dict.fromkeys(ids))
+    """The audio assets the playlist or the timeline uses, in the order ``assets.audio`` lists them."""
+    used = set(spec.background_music.playlist) if spec.background_music else set()
+    used |= {e.data.asset_id for e in spec.timeline if not isinstance(e, TtsEvent)}
+    return [asset.id for asset in spec.assets.audio if asset.id in used]
 
 
 # Probes are short ffmpeg subprocesses, so a few threads overlap them with each other and with

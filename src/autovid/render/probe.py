@@ -100,7 +100,7 @@ def probe(
 
 
 # The first video stream's packets, copied (not decoded) into a listing of their timestamps.
-_VIDEO_PACKETS = ("-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-")
+_VIDEO_PACKETS = ("-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-")
 
 
 def video_stream_duration(path: Path, *, asset_id: str | None = None) -> float:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import shutil
+import uuid
 import wave
 from pathlib import Path
 
@@ -78,7 +79,7 @@ class SpeechSynthesizer:
             exc.field = exc.field or field
             raise
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        staged = cached.with_suffix(f".{id(speech)}.tmp")
+        staged = cached.with_suffix(f".{uuid.uuid4().hex}.tmp")
         shutil.move(speech.path, staged)
         staged.replace(cached)  # atomic, so a concurrent reader never sees half a file
         return Speech(path=cached, duration=speech.duration)

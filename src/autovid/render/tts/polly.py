@@ -6,7 +6,7 @@ import array
 import uuid
 from pathlib import Path
 
-from autovid.errors import InvalidAssetError
+from autovid.errors import InvalidTtsRequestError
 from autovid.render.tts.base import Speech
 from autovid.render.tts.espeak import write_wav
 
@@ -40,7 +40,7 @@ class PollyProvider:
 def check_pcm(pcm: bytes) -> None:
     """16-bit PCM that is whole samples, at least 10 ms long and not pure silence."""
     if len(pcm) % 2 or len(pcm) < 2 * POLLY_SAMPLE_RATE // 100:
-        raise InvalidAssetError(f"Polly returned {len(pcm)} bytes, which is not decodable speech")
+        raise InvalidTtsRequestError(f"Polly returned {len(pcm)} bytes, which is not decodable speech")
     samples = array.array("h", pcm)
     if not any(samples):
-        raise InvalidAssetError("Polly returned only silence")
+        raise InvalidTtsRequestError("Polly returned only silence")
