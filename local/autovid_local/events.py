@@ -196,6 +196,7 @@ class StepFunctionsEventRouter:
                     target=self._deliver_one, args=(rule, target.get("Arn", ""), event), daemon=True
                 )
                 with self._lock:
+                    self._threads = [t for t in self._threads if t.is_alive()]
                     self._threads.append(thread)
                 thread.start()
 

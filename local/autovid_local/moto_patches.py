@@ -3,7 +3,7 @@
 moto (pinned in requirements/dev.txt) gives us the AWS endpoint and its Step Functions
 interpreter. A few internals need adjusting; each adjustment is a :class:`Patch` with a name,
 the reason it exists, and a ``check`` that fails loudly (naming the patch) if a moto upgrade
-moves or reshapes what it replaces. ``tests/local_runtime/test_moto_patches.py`` runs the
+moves or reshapes what it replaces. ``tests/local_runtime/test_local_moto_patches.py`` runs the
 checks.
 
 Patches:
