@@ -15,6 +15,7 @@ What the functions write to stdout and stderr goes to ``<log_dir>/<FunctionLogic
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -389,7 +390,9 @@ class LocalRuntime:
     # --- executions (moto_patches.ExecutionListener) ---------------------------------------
 
     def execution_started(self, execution: Any) -> None:
-        change = _status_change(execution)
+        # A short execution may already have finished by now; this event is its start.
+        change = dataclasses.replace(_status_change(execution), status="RUNNING", stop_date=None, output=None,
+                                     error=None, cause=None)  # fmt: skip
         log_execution_started(execution.state_machine.name, execution.name, change.input)
         self._notify(change)
 
