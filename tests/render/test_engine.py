@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from render.conftest import offline_settings, run_render, source_of
@@ -244,3 +245,36 @@ def test_a_failing_progress_callback_stops_ffmpeg(media, tmp_path, monkeypatch):
         run_render(tmp_path, raw, media, progress=broken)
     ffmpeg_runs = [p for p in started if "-progress" in p.args]
     assert ffmpeg_runs and all(p.returncode is not None for p in ffmpeg_runs)
+
+
+def test_a_long_timeline_goes_to_ffmpeg_as_a_script_file(media, tmp_path, monkeypatch):
+    """300 ducked events make a graph of tens of kilobytes; it travels as a file, never in argv."""
+    captured: dict = {}
+    real_run = engine.run_with_progress
+
+    def capture(args, duration, report, *, log_path):
+        index = args.index("-/filter_complex")
+        captured["script"] = Path(args[index + 1]).read_text()
+        captured["longest_arg"] = max(len(a) for a in args)
+        return real_run(args, duration, report, log_path=log_path)
+
+    monkeypatch.setattr(engine, "run_with_progress", capture)
+    events = [
+        {"type": "audio", "start": round(i * 0.04, 2), "data": {"assetId": "sfx", "volume": 0.1, "duckingLevel": 0.5}}
+        for i in range(300)
+    ]
+    raw = {
+        "assets": {
+            "video": {"id": "v", "source": source_of("video")},
+            "audio": [{"id": "sfx", "source": source_of("sfx")}, {"id": "a", "source": source_of("music_a")}],
+        },
+        "backgroundMusic": {"playlist": ["a"]},
+        "timeline": events,
+        "output": {"filename": "long.mp4"},
+    }
+    _, result = run_render(tmp_path, raw, media)
+    assert len(captured["script"]) > 32_768
+    assert captured["longest_arg"] < 4096, "no argument carries the graph"
+    assert abs(result.duration - 12.0) < 0.05
+    samples = decode(result.output_path)
+    assert rms(samples, 1.0, 6.0) > 0.01
