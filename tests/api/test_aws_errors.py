@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ParamValidationError
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    NoCredentialsError,
+    ParamValidationError,
+    ReadTimeoutError,
+)
 
 from autovid.aws.errors import AwsRequestError, aws_call
-from autovid.errors import PermanentError, TransientError, UpstreamUnavailableError
+from autovid.errors import DownloadTimeoutError, PermanentError, TransientError, UpstreamUnavailableError
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -24,6 +31,8 @@ def client_error(code: str, status: int) -> ClientError:
         (client_error("ValidationException", 400), AwsRequestError),
         (client_error("AccessDeniedException", 403), AwsRequestError),
         (EndpointConnectionError(endpoint_url="https://dynamodb"), UpstreamUnavailableError),
+        (ReadTimeoutError(endpoint_url="https://s3"), DownloadTimeoutError),
+        (IncompleteReadError(actual_bytes=1, expected_bytes=2), DownloadTimeoutError),
         (ParamValidationError(report="bad"), AwsRequestError),
         (NoCredentialsError(), AwsRequestError),
     ],
@@ -31,4 +40,5 @@ def client_error(code: str, status: int) -> ClientError:
 def test_classification(error: Exception, expected: type) -> None:
     with pytest.raises(expected) as caught, aws_call("Op"):
         raise error
-    assert isinstance(caught.value, TransientError if expected is UpstreamUnavailableError else PermanentError)
+    transient = expected in (UpstreamUnavailableError, DownloadTimeoutError)
+    assert isinstance(caught.value, TransientError if transient else PermanentError)

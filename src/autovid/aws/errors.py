@@ -9,12 +9,17 @@ from typing import NoReturn
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    IncompleteReadError,
     NoCredentialsError,
     ParamValidationError,
     PartialCredentialsError,
+    ReadTimeoutError,
+    ResponseStreamingError,
 )
 
-from autovid.errors import PermanentError, UpstreamUnavailableError
+from autovid.errors import DownloadTimeoutError, PermanentError, UpstreamUnavailableError
 
 # The throttling codes botocore's standard retry mode treats as retryable, plus request timeouts
 # that AWS answers with a 4xx status (S3's RequestTimeout is a 400).
@@ -38,6 +43,10 @@ TRANSIENT_CODES = frozenset(
         "RequestTimeoutException",
     }
 )
+
+
+# A request or response stream that timed out or broke off part way.
+CUT_OFF = (ReadTimeoutError, ConnectTimeoutError, ConnectionClosedError, ResponseStreamingError, IncompleteReadError)
 
 
 class AwsRequestError(PermanentError):
@@ -67,5 +76,7 @@ def aws_call(operation: str) -> Iterator[None]:
         raise_for_client_error(exc, operation)
     except (ParamValidationError, NoCredentialsError, PartialCredentialsError) as exc:
         raise AwsRequestError(f"{operation} failed: {exc}") from exc  # a retry cannot fix these
+    except CUT_OFF as exc:
+        raise DownloadTimeoutError(f"{operation} timed out or was cut off: {exc}") from exc
     except BotoCoreError as exc:
         raise UpstreamUnavailableError(f"{operation} failed: {exc}") from exc  # connection and timeout errors

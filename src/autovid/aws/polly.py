@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from botocore.exceptions import (
     ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    IncompleteReadError,
-    ReadTimeoutError,
-    ResponseStreamingError,
 )
 
 from autovid.aws.clients import client
 from autovid.aws.errors import AwsRequestError, aws_call, is_transient
 from autovid.errors import (
-    DownloadTimeoutError,
     InvalidTtsRequestError,
     InvalidVoiceError,
     UpstreamUnavailableError,
@@ -50,23 +43,13 @@ def synthesize_pcm(
     }
     if language_code:
         params["LanguageCode"] = language_code
-    with aws_call("Polly SynthesizeSpeech"):  # any other botocore error, mapped the common way
+    with aws_call("Polly SynthesizeSpeech"):  # timeouts and connection errors, mapped the common way
         try:
             response = client("polly").synthesize_speech(**params)
             with response["AudioStream"] as stream:
                 return stream.read()
         except ClientError as exc:
             raise polly_error(exc, voice_id, engine, language_code) from exc
-        except (
-            ReadTimeoutError,
-            ConnectTimeoutError,
-            ConnectionClosedError,
-            ResponseStreamingError,
-            IncompleteReadError,
-        ) as exc:
-            raise DownloadTimeoutError(f"Polly did not answer in time: {exc}") from exc
-        except EndpointConnectionError as exc:
-            raise UpstreamUnavailableError(f"Polly is unreachable: {exc}") from exc
 
 
 def polly_error(exc: ClientError, voice_id: str, engine: str, language_code: str | None) -> Exception:

@@ -6,12 +6,6 @@ from pathlib import Path
 
 from botocore.exceptions import (
     ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    IncompleteReadError,
-    ReadTimeoutError,
-    ResponseStreamingError,
 )
 
 from autovid.aws.clients import client
@@ -21,7 +15,6 @@ from autovid.errors import (
     AssetNotFoundError,
     AssetTooLargeError,
     AutoVidError,
-    DownloadTimeoutError,
     UpstreamUnavailableError,
 )
 
@@ -57,16 +50,6 @@ def _download(bucket: str, key: str, dest: Path, *, uri: str, max_bytes: int, as
             body.close()
     except ClientError as exc:
         raise s3_error(exc, uri, asset_id) from exc
-    except (
-        ReadTimeoutError,
-        ConnectTimeoutError,
-        ConnectionClosedError,
-        ResponseStreamingError,
-        IncompleteReadError,
-    ) as exc:
-        raise DownloadTimeoutError(f"downloading {uri} timed out or was cut off: {exc}", asset_id=asset_id) from exc
-    except EndpointConnectionError as exc:
-        raise UpstreamUnavailableError(f"S3 is unreachable for {uri}: {exc}", asset_id=asset_id) from exc
     return written
 
 
