@@ -83,8 +83,11 @@ def run_up(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         echo_function_output=args.verbose or args.function_logs,
     )
+    # Ctrl-C and SIGTERM only set a flag: no KeyboardInterrupt lands in the middle of start-up
+    # output or of the runtime's own code, and the main thread stops the runtime in order.
     stop_requested = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: stop_requested.set())
     try:
         runtime.start()
     except (LocalRuntimeError, OSError) as error:
@@ -99,9 +102,8 @@ def run_up(args: argparse.Namespace) -> int:
             print(json.dumps(startup_summary(runtime)), flush=True)
         else:
             print(startup_banner(runtime), flush=True)
-        stop_requested.wait()
-    except KeyboardInterrupt:
-        pass
+        while not stop_requested.wait(0.5):
+            pass
     finally:
         print("\nstopping ...", flush=True)
         runtime.stop()
