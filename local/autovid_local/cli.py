@@ -12,7 +12,7 @@ import logging
 import shlex
 import signal
 import sys
-import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,11 +83,12 @@ def run_up(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         echo_function_output=args.verbose or args.function_logs,
     )
-    # Ctrl-C and SIGTERM only set a flag: no KeyboardInterrupt lands in the middle of start-up
-    # output or of the runtime's own code, and the main thread stops the runtime in order.
-    stop_requested = threading.Event()
+    # Ctrl-C and SIGTERM only set a flag, which the main loop polls: no KeyboardInterrupt lands in
+    # the middle of start-up output or of the runtime's own code, and the handler takes no lock (a
+    # handler that called Event.set() could interrupt the main thread inside that same Event).
+    stop_requested: list[int] = []
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop_signal, lambda *_: stop_requested.set())
+        signal.signal(stop_signal, lambda signum, _frame: stop_requested.append(signum))
     try:
         runtime.start()
     except (LocalRuntimeError, OSError) as error:
@@ -102,8 +103,8 @@ def run_up(args: argparse.Namespace) -> int:
             print(json.dumps(startup_summary(runtime)), flush=True)
         else:
             print(startup_banner(runtime), flush=True)
-        while not stop_requested.wait(0.5):
-            pass
+        while not stop_requested:
+            time.sleep(0.2)
     finally:
         print("\nstopping ...", flush=True)
         runtime.stop()
