@@ -28,9 +28,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     """moto with the jobs table, the job queue (+DLQ) and the managed bucket."""
-    from autovid.aws.clients import _cached_client
+    from autovid.aws.clients import reset_clients
 
-    _cached_client.cache_clear()
+    reset_clients()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(
@@ -52,4 +52,4 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setenv("SQS_JOB_QUEUE_URL", queue)
         monkeypatch.setenv("S3_BUCKET_NAME", "auto-vid-s3-bucket-test-123456789012")
         yield {"dynamodb": dynamodb, "sqs": sqs, "s3": s3, "queue_url": queue, "dlq_url": dlq}
-    _cached_client.cache_clear()
+    reset_clients()

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from autovid.aws.clients import _cached_client
+from autovid.aws.clients import reset_clients
 from autovid.config import RenderSettings
 from autovid.errors import (
     AssetAccessDeniedError,
@@ -207,14 +207,14 @@ def s3(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    _cached_client.cache_clear()
+    reset_clients()
     with mock_aws():
         client = boto3.client("s3", region_name="eu-west-1")
         client.create_bucket(Bucket="media", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         client.put_object(Bucket="media", Key="music/track one.mp3", Body=BODY)
         client.put_object(Bucket="media", Key="music/take#2 50%20off?.mp3", Body=BODY[::-1])
         yield client
-    _cached_client.cache_clear()
+    reset_clients()
 
 
 def test_s3_streams_to_disk(s3, tmp_path):

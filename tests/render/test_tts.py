@@ -12,7 +12,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from autovid.aws.clients import _cached_client, client
+from autovid.aws.clients import client, reset_clients
 from autovid.config import RenderSettings
 from autovid.errors import (
     InvalidTtsRequestError,
@@ -44,11 +44,11 @@ def polly(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_REGION", "eu-west-2")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    _cached_client.cache_clear()
+    reset_clients()
     with Stubber(client("polly")) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
-    _cached_client.cache_clear()
+    reset_clients()
 
 
 def _data(**config) -> TtsData:

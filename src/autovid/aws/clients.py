@@ -31,3 +31,8 @@ def _cached_client(service: str, region_name: str, endpoint: str | None) -> Any:
 def client(service: str) -> Any:
     """A client for ``service`` in the deployment's region, at ``AWS_ENDPOINT_URL`` if set."""
     return _cached_client(service, region(), os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that switch endpoints or credentials call this)."""
+    _cached_client.cache_clear()
