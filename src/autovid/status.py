@@ -48,12 +48,17 @@ def transition_update(
     fields: dict[str, Any] | None = None,
     claim_for: str | None = None,
     unchanged_since: str | None = None,
+    only_from: frozenset[JobStatus] | None = None,
 ) -> ConditionalUpdate:
     """The UpdateItem parameters for a change to ``new``; the state machine's MarkProcessing is
     checked against this. ``claim_for`` records an execution ARN as the job's owner and refuses
     the change when another execution already owns the job. ``unchanged_since`` (an ISO time)
-    refuses it when the job's status changed after that moment: news that arrives late."""
-    sources = sorted(ALLOWED_TRANSITIONS[new])
+    refuses it when the job's status changed after that moment: news that arrives late.
+    ``only_from`` narrows the statuses the change may start from (never widens them)."""
+    allowed_sources = ALLOWED_TRANSITIONS[new]
+    if only_from is not None and not only_from <= allowed_sources:
+        raise ValueError(f"{sorted(only_from - allowed_sources)} -> {new.value} is not in the transition table")
+    sources = sorted(only_from if only_from is not None else allowed_sources)
     names = {"#status": "status", "#updatedAt": "updatedAt", "#statusHistory": "statusHistory"}
     values: dict[str, Any] = {
         ":new": new.value,
@@ -110,6 +115,7 @@ class JobStatusManager:
         now: datetime | None = None,
         claim_for: str | None = None,
         unchanged_since: str | None = None,
+        only_from: frozenset[JobStatus] | None = None,
     ) -> dict[str, Any]:
         """Apply one allowed change; raises InvalidTransitionError (record unchanged) otherwise."""
         if not ALLOWED_TRANSITIONS[new]:
@@ -121,6 +127,7 @@ class JobStatusManager:
             fields=fields,
             claim_for=claim_for,
             unchanged_since=unchanged_since,
+            only_from=only_from,
         )
         try:
             return self.table.update(
@@ -135,8 +142,15 @@ class JobStatusManager:
                 raise JobNotFoundError(f"job {job_id} not found") from None
             raise InvalidTransitionError(job_id, refused.current.get("status"), new.value) from None
 
-    def mark_processing(self, job_id: str, *, reason: str = "processing started") -> dict[str, Any]:
-        return self.transition(job_id, S.PROCESSING, reason=reason)
+    def mark_processing(
+        self,
+        job_id: str,
+        *,
+        reason: str = "processing started",
+        fields: dict[str, Any] | None = None,
+        claim_for: str | None = None,
+    ) -> dict[str, Any]:
+        return self.transition(job_id, S.PROCESSING, reason=reason, fields=fields, claim_for=claim_for)
 
     def record_progress(self, job_id: str, execution_arn: str, *, state: str, percent: int | None) -> bool:
         """Show which step runs and how far the render is; not a status change. Written only
@@ -157,8 +171,30 @@ class JobStatusManager:
             return False
         return True
 
-    def mark_retrying(self, job_id: str, *, reason: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.transition(job_id, S.RETRYING, reason=reason, fields=fields)
+    def mark_retrying(
+        self,
+        job_id: str,
+        *,
+        reason: str,
+        fields: dict[str, Any] | None = None,
+        claim_for: str | None = None,
+    ) -> dict[str, Any]:
+        """A transient failure that will be tried again: only from ``processing``. Once the job is
+        ``failed`` (its execution stopped), only a redrive brings it back."""
+        return self.transition(
+            job_id, S.RETRYING, reason=reason, fields=fields, claim_for=claim_for, only_from=frozenset({S.PROCESSING})
+        )
+
+    def mark_redriven(self, job_id: str, *, execution_arn: str, redrive_count: int) -> dict[str, Any]:
+        """``failed -> retrying``: the job's own execution was redriven."""
+        return self.transition(
+            job_id,
+            S.RETRYING,
+            reason=f"redrive {redrive_count}",
+            fields={"redriveCount": redrive_count},
+            claim_for=execution_arn,
+            only_from=frozenset({S.FAILED}),
+        )
 
     def mark_completed(self, job_id: str, output: JobOutput, *, now: datetime | None = None) -> dict[str, Any]:
         now = now or utc_now()
@@ -178,7 +214,13 @@ class JobStatusManager:
         )
 
     def mark_failed(
-        self, job_id: str, error: JobError, *, now: datetime | None = None, unchanged_since: str | None = None
+        self,
+        job_id: str,
+        error: JobError,
+        *,
+        now: datetime | None = None,
+        unchanged_since: str | None = None,
+        claim_for: str | None = None,
     ) -> dict[str, Any]:
         return self.transition(
             job_id,
@@ -187,4 +229,5 @@ class JobStatusManager:
             now=now,
             fields={"error": error.model_dump()},
             unchanged_since=unchanged_since,
+            claim_for=claim_for,
         )

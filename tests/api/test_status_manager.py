@@ -123,3 +123,21 @@ def test_a_full_life_keeps_every_step_in_order(manager: JobStatusManager) -> Non
         "completed",
     ]
     assert record["attempt"] == 1
+
+
+def test_retrying_after_a_failure_needs_a_redrive(manager: JobStatusManager) -> None:
+    job_id = job_in(manager, S.FAILED)
+    with pytest.raises(InvalidTransitionError):
+        manager.mark_retrying(job_id, reason="a late transient error")
+    assert manager.get(job_id)["status"] == "failed"
+    arn = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:run-1"
+    record = manager.mark_redriven(job_id, execution_arn=arn, redrive_count=1)
+    assert record["status"] == "retrying" and record["redriveCount"] == 1
+    assert record["statusHistory"][-1]["reason"] == "redrive 1"
+
+
+def test_a_narrowed_transition_can_never_widen_the_table(manager: JobStatusManager) -> None:
+    job_id = job_in(manager, S.COMPLETED)
+    with pytest.raises(ValueError, match="not in the transition table"):
+        manager.transition(job_id, S.RETRYING, reason="x", only_from=frozenset({S.COMPLETED}))
+    assert manager.get(job_id)["status"] == "completed"

@@ -18,7 +18,7 @@ from autovid.errors import (
     TransientError,
     UpstreamUnavailableError,
 )
-from autovid.records import JobStatus, new_job_record, parse_iso
+from autovid.records import JobError, JobStatus, new_job_record, parse_iso
 from autovid.spec import parse_spec
 from autovid.status import JobStatusManager
 from autovid.workflow.render_video import ProgressReporter
@@ -146,6 +146,53 @@ def test_a_redriven_step_goes_through_retrying(jobs: JobStatusManager) -> None:
     assert record["redriveCount"] == 1
 
 
+def test_a_late_transient_failure_cannot_reopen_a_failed_job(jobs: JobStatusManager) -> None:
+    # The execution was stopped while the step ran; status sync already marked the job failed.
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+
+    def aborted_then_flaky(_record: dict) -> None:
+        jobs.mark_failed(job_id, JobError(type="ExecutionAborted", message="the workflow was stopped", state=RENDER))
+        raise DownloadTimeoutError("connection reset")
+
+    with pytest.raises(TransientError):
+        StepRunner(RENDER, step(job_id)).run(aborted_then_flaky)
+    record = jobs.get(job_id)
+    assert record["status"] == "failed"
+    assert history(jobs, job_id) == ["failed"]
+    assert record["error"]["type"] == "ExecutionAborted"
+
+
+def test_a_step_of_another_execution_cannot_fail_the_job(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+
+    def taken_over_then_broken(_record: dict) -> None:
+        jobs.table.update(
+            job_id,
+            update_expression="SET #owner = :other",
+            condition_expression="attribute_exists(jobId)",
+            names={"#owner": "executionArn"},
+            values={":other": OTHER_ARN},
+        )
+        raise AssetNotFoundError("gone")
+
+    with pytest.raises(PermanentError):
+        StepRunner(RENDER, step(job_id)).run(taken_over_then_broken)
+    assert jobs.get(job_id)["status"] == "processing"
+
+
+def test_a_new_attempt_clears_the_previous_attempts_error(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+
+    def flaky(_record: dict) -> None:
+        raise DownloadTimeoutError("attempt 1 failed")
+
+    with pytest.raises(TransientError):
+        StepRunner(RENDER, step(job_id, retry_count=0)).run(flaky)
+    assert jobs.get(job_id)["lastError"]["message"] == "attempt 1 failed"
+    StepRunner(RENDER, step(job_id, retry_count=1)).run(lambda record: None)
+    assert jobs.get(job_id)["lastError"] is None
+
+
 def test_a_job_owned_by_another_execution_is_not_touched(jobs: JobStatusManager) -> None:
     job_id = stored_job(jobs, JobStatus.PROCESSING, owner=OTHER_ARN)
     before = jobs.get(job_id)
@@ -234,6 +281,25 @@ def test_sync_leaves_recorded_and_foreign_jobs_alone(jobs: JobStatusManager, fai
     foreign = stored_job(jobs, JobStatus.PROCESSING, owner=OTHER_ARN)
     assert sync.sync_job_status(change("FAILED", foreign), jobs.table).startswith("ignored")
     assert jobs.get(foreign)["status"] == "processing"
+
+
+def test_sync_does_not_blame_an_earlier_attempts_error_for_a_timeout(jobs: JobStatusManager, failed_at: None) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+
+    def flaky(_record: dict) -> None:
+        raise DownloadTimeoutError("attempt 1: connection reset")
+
+    with pytest.raises(TransientError):
+        StepRunner(RENDER, step(job_id, retry_count=0)).run(flaky)
+    # Attempt 2 starts, then its Lambda times out: Step Functions does not retry States.Timeout.
+    StepRunner(RENDER, step(job_id, retry_count=1)).run(lambda record: None)
+    cause = json.dumps({"errorMessage": "Task timed out after 900.00 seconds"})
+    sync.sync_job_status(change("FAILED", job_id, error="Sandbox.Timedout", cause=cause), jobs.table)
+    assert jobs.get(job_id)["error"] == {
+        "type": "Sandbox.Timedout",
+        "message": "Task timed out after 900.00 seconds",
+        "state": RENDER,
+    }
 
 
 def test_sync_marks_a_job_that_never_started_failed(jobs: JobStatusManager, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,9 +102,10 @@ class StepRunner:
             if self.state == FINALIZE:
                 return record
             raise JobAlreadyFinishedError(f"job {job_id} is already completed")
+        arn = self.input.execution_arn
         if status is JobStatus.FAILED:
             count = int(record.get("redriveCount") or 0) + 1
-            self.jobs.mark_retrying(job_id, reason=f"redrive {count}", fields={"redriveCount": count})
+            self.jobs.mark_redriven(job_id, execution_arn=arn, redrive_count=count)
             status = JobStatus.RETRYING
         elif status is JobStatus.PROCESSING and self.input.retry_count > 0:
             # The previous attempt ended without recording anything (a crash or a timeout).
@@ -112,11 +113,18 @@ class StepRunner:
                 job_id,
                 reason=f"{self.state} attempt {self.input.retry_count} ended without a result",
                 fields={"attempts": self.input.retry_count},
+                claim_for=arn,
             )
             status = JobStatus.RETRYING
         if status is JobStatus.RETRYING:
-            record = self.jobs.mark_processing(job_id, reason=f"{self.state} attempt {self.input.retry_count + 1}")
-        self.jobs.record_progress(job_id, self.input.execution_arn, state=self.state, percent=None)
+            # lastError belongs to the attempt that failed; a new attempt starts without one.
+            record = self.jobs.mark_processing(
+                job_id,
+                reason=f"{self.state} attempt {self.input.retry_count + 1}",
+                fields={"lastError": None},
+                claim_for=arn,
+            )
+        self.jobs.record_progress(job_id, arn, state=self.state, percent=None)
         return record
 
     def _record_failure(self, exc: BaseException, *, final: bool) -> None:
@@ -124,12 +132,13 @@ class StepRunner:
         log.warning("step failed", extra={"jobId": self.input.job_id, "state": self.state, "error": error.model_dump()})
         try:
             if final:
-                self.jobs.mark_failed(self.input.job_id, error)
+                self.jobs.mark_failed(self.input.job_id, error, claim_for=self.input.execution_arn)
             else:
                 self.jobs.mark_retrying(
                     self.input.job_id,
                     reason=f"{error.type}: {error.message}"[:500],
                     fields={"attempts": self.input.retry_count + 1, "lastError": error.model_dump()},
+                    claim_for=self.input.execution_arn,
                 )
         except AutoVidError:
             # The status-sync function records the failure when the execution fails.
