@@ -74,6 +74,11 @@ def test_a_job_completes_over_http(stack: Stack, tmp_path) -> None:
         "UploadOutput",
         "FinalizeJob",
     ]
+    # ValidateJob's plan names the speech provider the render used (the stack's TtsProvider).
+    final = json.loads(
+        stack.runtime.client("stepfunctions").describe_execution(executionArn=job["executionArn"])["output"]
+    )
+    assert [event["provider"] for event in final["validation"]["plan"]["speech"]] == ["espeak-ng"]
 
 
 def test_a_transient_render_failure_is_retried(stack: Stack) -> None:

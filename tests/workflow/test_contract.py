@@ -137,6 +137,20 @@ def test_every_variable_a_handler_reads_is_set_or_has_a_default(template: dict) 
     assert sorted(locations) == ["DYNAMODB_JOBS_TABLE", "S3_BUCKET_NAME", "SQS_JOB_QUEUE_URL"]
 
 
+def test_validate_and_render_see_the_same_render_settings(template: dict) -> None:
+    # ValidateJob's plan promises what RenderVideo will do, so both read the same configuration.
+    global_vars = template["Globals"]["Function"]["Environment"]["Variables"]
+
+    def environment(function: str) -> dict:
+        own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
+        return {**global_vars, **own}
+
+    shared = {field.alias for model in (RenderSettings, Limits) for field in model.model_fields.values()}
+    validate, render = environment("ValidateJobFunction"), environment("RenderVideoFunction")
+    for name in sorted(shared):
+        assert validate.get(name) == render.get(name), f"{name} differs between ValidateJob and RenderVideo"
+
+
 def test_step_functions_have_room_for_their_work(template: dict) -> None:
     render = template["Resources"]["RenderVideoFunction"]["Properties"]
     assert render["Timeout"] == 900 and render["MemorySize"] >= 3008
