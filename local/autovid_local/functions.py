@@ -38,11 +38,34 @@ from autovid_local.function_logs import FunctionLog, InvocationLog, capturing_ou
 
 DEFAULT_TIMEOUT_SECONDS = 3
 DEFAULT_MEMORY_MB = 128
+DEFAULT_ASYNC_MAX_RETRIES = 2
+DEFAULT_ASYNC_MAX_EVENT_AGE_SECONDS = 6 * 3600
 
 #: Host variables a handler must not see (they would point boto3 at a real account).
 _HOST_VARIABLES_HIDDEN = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 _import_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AsyncInvokeConfig:
+    """A function's ``EventInvokeConfig``, resolved."""
+
+    max_retries: int = DEFAULT_ASYNC_MAX_RETRIES
+    max_event_age_seconds: int = DEFAULT_ASYNC_MAX_EVENT_AGE_SECONDS
+    on_failure_type: str | None = None  # SQS or Lambda are delivered locally
+    on_failure_arn: str | None = None
+
+    @classmethod
+    def from_properties(cls, props: dict[str, Any] | None) -> AsyncInvokeConfig:
+        props = props or {}
+        on_failure = (props.get("DestinationConfig") or {}).get("OnFailure") or {}
+        return cls(
+            max_retries=int(props.get("MaximumRetryAttempts", DEFAULT_ASYNC_MAX_RETRIES)),
+            max_event_age_seconds=int(props.get("MaximumEventAgeInSeconds", DEFAULT_ASYNC_MAX_EVENT_AGE_SECONDS)),
+            on_failure_type=on_failure.get("Type"),
+            on_failure_arn=on_failure.get("Destination"),
+        )
 
 
 @dataclass(frozen=True)
@@ -59,6 +82,7 @@ class FunctionSpec:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     memory_mb: int = DEFAULT_MEMORY_MB
     runtime: str = "python3.11"
+    async_config: AsyncInvokeConfig = field(default_factory=AsyncInvokeConfig)
 
 
 @dataclass(frozen=True)

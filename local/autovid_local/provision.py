@@ -22,7 +22,7 @@ import yaml
 from autovid_local import template as types
 from autovid_local.errors import TemplateError
 from autovid_local.events import EventRuleSpec
-from autovid_local.functions import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECONDS, FunctionSpec
+from autovid_local.functions import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECONDS, AsyncInvokeConfig, FunctionSpec
 from autovid_local.pipes import PipeSpec
 from autovid_local.template import DeclaredResource, Template
 
@@ -220,6 +220,7 @@ class Provisioner:
             timeout_seconds=float(props.get("Timeout", DEFAULT_TIMEOUT_SECONDS)),
             memory_mb=int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
             runtime=runtime,
+            async_config=self._async_config(resource.logical_id, props.get("EventInvokeConfig")),
         )
         self.stack.functions.append(spec)
         self._client("lambda").create_function(
@@ -234,6 +235,17 @@ class Provisioner:
         )
         for event_name, event in (props.get("Events") or {}).items():
             self._function_event(resource.logical_id, event_name, event)
+
+    def _async_config(self, function_id: str, props: dict[str, Any] | None) -> AsyncInvokeConfig:
+        config = AsyncInvokeConfig.from_properties(props)
+        destinations = (props or {}).get("DestinationConfig") or {}
+        if "OnSuccess" in destinations:
+            self.stack.notes.append(f"{function_id}: EventInvokeConfig OnSuccess is not delivered locally")
+        if config.on_failure_arn and config.on_failure_type not in ("SQS", "Lambda"):
+            self.stack.notes.append(
+                f"{function_id}: OnFailure destination type {config.on_failure_type} is not delivered locally"
+            )
+        return config
 
     def _function_event(self, function_id: str, event_name: str, event: dict[str, Any]) -> None:
         props = event.get("Properties") or {}
@@ -269,6 +281,10 @@ class Provisioner:
             targets=[{"Id": function_id, "Arn": self.template.identity(function_id).attributes["Arn"]}],
         )
         self._register_rule(spec)
+        for delivery_only in ("RetryPolicy", "DeadLetterConfig"):
+            if delivery_only in props:
+                # EventBridge applies them only when it cannot reach the target, which never happens locally.
+                self.stack.notes.append(f"{rule_id}: {delivery_only} applies on AWS only (local delivery never fails)")
 
     def _note_api(self, resource: DeclaredResource) -> None:
         for unsupported in ("Auth", "Cors", "DefinitionBody", "DefinitionUri"):

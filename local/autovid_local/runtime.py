@@ -32,6 +32,7 @@ from moto.server import ThreadedMotoServer
 from autovid_local import environ, function_logs
 from autovid_local.activity import log_execution_finished, log_execution_started
 from autovid_local.api import RestApiServer
+from autovid_local.async_invoke import AsyncInvoker
 from autovid_local.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
 from autovid_local.events import ExecutionObserver, ExecutionStatusChange, StepFunctionsEventRouter
 from autovid_local.function_logs import FunctionLogs
@@ -225,6 +226,10 @@ class LocalRuntime:
             if function.load_error:
                 logger.error("function %s failed to load: %s", function.spec.logical_id, function.load_error)
         self.functions = FunctionRegistry(functions)
+        self.async_invoker = AsyncInvoker(
+            client_factory=self.client, find_function=self.functions.find, wait_scale=self._wait_scale
+        )
+        self._stops.append(self.async_invoker.drain)
 
     def _route_step_functions_events(self) -> None:
         router = StepFunctionsEventRouter(
@@ -238,7 +243,7 @@ class LocalRuntime:
         function = self.functions.find(target_arn)
         if function is None:
             return False
-        function.invoke(event, source="eventbridge")
+        self.async_invoker.submit(function, event, source="eventbridge")
         return True
 
     def _start_pipes(self) -> None:
@@ -381,9 +386,7 @@ class LocalRuntime:
         if invocation_type == "DryRun":
             return InvocationResult(b"", "dry-run", 0.0)
         if invocation_type == "Event":
-            threading.Thread(
-                target=function.invoke, args=(event,), kwargs={"source": "async invoke"}, daemon=True
-            ).start()
+            self.async_invoker.submit(function, event, source="async invoke")
             return InvocationResult(b"", "async", 0.0)
         return function.invoke(event, source="lambda")
 

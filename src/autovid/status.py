@@ -210,6 +210,7 @@ class JobStatusManager:
                 "completedAt": iso(now),
                 "processingTime": round((now - started).total_seconds(), 2),
                 "error": None,
+                "progress": None,  # progress describes a running job
             },
         )
 
@@ -227,7 +228,7 @@ class JobStatusManager:
             S.FAILED,
             reason=f"{error.type}: {error.message}"[:500],
             now=now,
-            fields={"error": error.model_dump()},
+            fields={"error": error.model_dump(), "progress": None},
             unchanged_since=unchanged_since,
             claim_for=claim_for,
         )

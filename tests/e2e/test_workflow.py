@@ -10,13 +10,15 @@ import urllib.request
 
 import numpy as np
 import pytest
+from autovid_local.client import wait_for_job
 from autovid_local.testing import execution_history, wait_until
 from e2e.conftest import VIDEO_SECONDS, Stack
 from render.media import band_level, decode
 from support import REFERENCE_DIR
 
-from autovid.errors import TransientError
+from autovid.errors import TransientError, UpstreamUnavailableError
 from autovid.render.probe import probe
+from autovid.workflow import render_video
 
 
 def history_of(job: dict) -> list[str]:
@@ -97,6 +99,41 @@ def test_a_transient_render_failure_is_retried(stack: Stack) -> None:
     assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["TransientError", "TransientError"]
 
 
+def test_a_transient_error_inside_the_render_is_recorded_and_retried(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step's own bookkeeping: each TransientError marks retrying with the attempt and reason."""
+    real_render = render_video.render
+    calls: list[dict] = []
+
+    def flaky_render(spec, workdir, progress):
+        calls.append({})
+        if len(calls) <= 2:
+            raise UpstreamUnavailableError(f"music host down (call {len(calls)})")
+        result = real_render(spec, workdir, progress)
+        calls[-1]["job"] = stack.api.status(current["jobId"])  # seen while the render step runs
+        return result
+
+    monkeypatch.setattr(render_video, "render", flaky_render)
+    current = stack.api.submit(stack.spec())
+    job = wait_for_job(stack.api, current["jobId"], poll_seconds=0.1, timeout=60)
+
+    assert job["status"] == "completed", job["error"]
+    assert history_of(job) == [
+        "submitted", "processing", "retrying", "processing", "retrying", "processing", "completed"
+    ]  # fmt: skip
+    reasons = [entry["reason"] for entry in job["statusHistory"]]
+    assert reasons[2] == "UpstreamUnavailableError: music host down (call 1)"
+    assert reasons[3] == "RenderVideo attempt 2"
+    assert reasons[4] == "UpstreamUnavailableError: music host down (call 2)"
+    assert reasons[5] == "RenderVideo attempt 3"
+    during = calls[-1]["job"]
+    assert during["status"] == "processing"
+    assert during["progress"]["state"] == "RenderVideo" and during["progress"]["percent"] == 100
+    assert job["progress"] is None, "a finished job shows no progress"
+    assert states_entered(stack, job["executionArn"]).count("ValidateJob") == 1
+
+
 def test_retries_that_run_out_fail_the_job_at_the_failing_step(stack: Stack) -> None:
     """1 attempt + 3 retries, all failing: the execution fails at RenderVideo and the job is failed."""
     stack.runtime.inject_fault("RenderVideoFunction", lambda: TransientError("render node went away"), times=4)
@@ -113,6 +150,38 @@ def test_retries_that_run_out_fail_the_job_at_the_failing_step(stack: Stack) -> 
     assert description["status"] == "FAILED"
     assert states_entered(stack, job["executionArn"])[-1] == "RenderVideo", "a redrive would resume here"
     assert keys_under(stack, f"outputs/{job['jobId']}/") == []
+
+
+def test_status_sync_is_retried_and_then_kept_in_its_dead_letter_queue(stack: Stack) -> None:
+    """A crash no step records: only SyncJobStatus can mark the job failed. Its failures are retried
+    (asynchronous invoke), and an event it never manages to apply waits in its queue."""
+    runtime, sqs = stack.runtime, stack.runtime.client("sqs")
+    dead_letters = runtime.ref("StatusSyncDeadLetterQueue")
+    try:
+        runtime.inject_fault("RenderVideoFunction", lambda: MemoryError("render ran out of memory"), times=1)
+        runtime.inject_fault("SyncJobStatusFunction", lambda: ConnectionError("DynamoDB unreachable"), times=1)
+        job = stack.run(stack.spec())
+        assert job["status"] == "failed", "the second attempt of the sync recorded it"
+        assert job["error"]["state"] == "RenderVideo" and job["error"]["type"] == "MemoryError"
+
+        runtime.inject_fault("RenderVideoFunction", lambda: MemoryError("render ran out of memory"), times=1)
+        runtime.inject_fault("SyncJobStatusFunction", lambda: ConnectionError("DynamoDB unreachable"), times=3)
+        stuck = stack.api.submit(stack.spec())
+        message = wait_until(
+            lambda: sqs.receive_message(QueueUrl=dead_letters, WaitTimeSeconds=0).get("Messages"),
+            timeout=30,
+            what="the status event in the dead-letter queue",
+        )[0]
+    finally:
+        runtime.clear_faults()
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    event = record["requestPayload"]
+    assert event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["detail"]["status"] == "FAILED"
+    assert json.loads(event["detail"]["input"]) in ({"jobId": stuck["jobId"]}, [{"jobId": stuck["jobId"]}])
+    assert stack.api.status(stuck["jobId"])["status"] == "processing", "visible in the queue, not lost"
 
 
 def test_a_missing_asset_fails_the_job_naming_asset_and_state(stack: Stack) -> None:
