@@ -94,11 +94,12 @@ def run_up(args: argparse.Namespace) -> int:
     except (LocalRuntimeError, OSError) as error:
         print(f"autovid up: {error}", file=sys.stderr)
         return 1
-    try:
-        from autovid_local.client import write_local_stack_file
+    from autovid_local.client import remove_local_stack_file, write_local_stack_file
 
+    stack_file = None
+    try:
         if runtime.api_url:
-            write_local_stack_file(runtime.api_url, runtime.outputs(), runtime.client_environment())
+            stack_file = write_local_stack_file(runtime.api_url, runtime.outputs(), runtime.client_environment())
         if args.json:
             print(json.dumps(startup_summary(runtime)), flush=True)
         else:
@@ -107,6 +108,8 @@ def run_up(args: argparse.Namespace) -> int:
             time.sleep(0.2)
     finally:
         print("\nstopping ...", flush=True)
+        if stack_file is not None:
+            remove_local_stack_file(runtime.api_url)  # `autovid submit` must not target a stopped stack
         runtime.stop()
         print("stopped", flush=True)
     return 0

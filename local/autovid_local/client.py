@@ -18,15 +18,24 @@ from typing import Any
 
 import boto3
 import urllib3
+from botocore.exceptions import BotoCoreError
+from botocore.exceptions import ClientError as BotoClientError
 
 from autovid.records import TERMINAL_STATUSES
 from autovid.spec import resolve_local_sources
 
 LOCAL_STACK_FILE = Path(".autovid") / "local-stack.json"
+#: Polls in a row that may fail (API unreachable or 5xx) while waiting for a job.
+MAX_MISSED_POLLS = 5
 
 
 class ClientError(Exception):
     """A problem on the caller's side (bad input, nothing to talk to): exit code 2."""
+
+
+class ApiUnreachableError(Exception):
+    """The API could not be reached (connection refused or dropped): exit code 1 once a job was
+    submitted, since the job itself may be fine."""
 
 
 class WaitTimeoutError(Exception):
@@ -75,15 +84,32 @@ def write_local_stack_file(api_url: str, outputs: dict[str, str], aws_environmen
     return LOCAL_STACK_FILE
 
 
+def remove_local_stack_file(api_url: str) -> None:
+    """Forget the running ``autovid up`` (only if the file still describes that one)."""
+    saved = _read_local_stack_file()
+    if saved is not None and saved.get("apiUrl") == api_url:
+        LOCAL_STACK_FILE.unlink(missing_ok=True)
+
+
+def _read_local_stack_file() -> dict[str, Any] | None:
+    try:
+        return json.loads(LOCAL_STACK_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def find_stack(api: str | None, bucket: str | None, stack: str | None) -> StackTarget:
-    """``--api``/``--bucket`` win; then ``--stack`` (CloudFormation outputs); then the local stack file."""
+    """``--api``/``--bucket`` win; then ``--stack`` (CloudFormation outputs); then the running
+    ``autovid up`` (its stack file). ``--api`` pointing at that running stack also gets its bucket."""
     if stack:
         outputs = _cloudformation_outputs(stack)
+        if "ApiUrl" not in outputs and not api:
+            raise ClientError(f"stack {stack} has no ApiUrl output; pass --api URL")
         return StackTarget(api_url=api or outputs["ApiUrl"], bucket=bucket or outputs.get("MediaBucketName"))
-    if api:
+    saved = _read_local_stack_file()
+    if api and (saved is None or saved.get("apiUrl", "").rstrip("/") != api.rstrip("/")):
         return StackTarget(api_url=api, bucket=bucket)
-    if LOCAL_STACK_FILE.is_file():
-        saved = json.loads(LOCAL_STACK_FILE.read_text())
+    if saved is not None:
         return StackTarget(
             api_url=saved["apiUrl"],
             bucket=bucket or saved["outputs"].get("MediaBucketName"),
@@ -93,7 +119,10 @@ def find_stack(api: str | None, bucket: str | None, stack: str | None) -> StackT
 
 
 def _cloudformation_outputs(stack: str) -> dict[str, str]:
-    response = boto3.client("cloudformation").describe_stacks(StackName=stack)
+    try:
+        response = boto3.client("cloudformation").describe_stacks(StackName=stack)
+    except (BotoCoreError, BotoClientError) as error:
+        raise ClientError(f"cannot read the outputs of stack {stack}: {error}") from error
     return {o["OutputKey"]: o["OutputValue"] for o in response["Stacks"][0].get("Outputs", [])}
 
 
@@ -108,7 +137,7 @@ class ApiClient:
         try:
             response = self.http.request(method, f"{self.base}{path}", body=payload, headers=self.headers)
         except urllib3.exceptions.HTTPError as exc:
-            raise ClientError(f"cannot reach the API at {self.base}: {exc}") from exc
+            raise ApiUnreachableError(f"cannot reach the API at {self.base}: {exc}") from exc
         try:
             data = json.loads(response.data or b"null")
         except ValueError:
@@ -144,7 +173,10 @@ def upload_local_sources(
             raise ClientError("local sources need the stack's bucket: pass --bucket or --stack")
         s3 = s3 or target.s3()
         key = f"assets/{_digest(path)}/{path.name}"
-        s3.upload_file(str(path), target.bucket, key)
+        try:
+            s3.upload_file(str(path), target.bucket, key)
+        except (BotoCoreError, BotoClientError, boto3.exceptions.S3UploadFailedError) as error:
+            raise ClientError(f"cannot upload {path} to s3://{target.bucket}/{key}: {error}") from error
         return f"s3://{target.bucket}/{key}"
 
     return resolve_local_sources(raw_spec, upload)
@@ -166,10 +198,22 @@ def wait_for_job(
     poll_seconds: float = 0.5,
     timeout: float | None = None,
 ) -> dict[str, Any]:
-    """Poll until the job is completed or failed; ``on_update`` sees every answer."""
+    """Poll until the job is completed or failed; ``on_update`` sees every answer. A few polls in a
+    row that cannot reach the API (or get a 5xx) are tolerated before giving up."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    misses = 0
     while True:
-        job = api.status(job_id)
+        try:
+            job = api.status(job_id)
+        except (ApiUnreachableError, ApiError) as error:
+            if isinstance(error, ApiError) and error.status < 500:
+                raise
+            misses += 1
+            if misses > MAX_MISSED_POLLS:
+                raise
+            time.sleep(poll_seconds * misses)
+            continue
+        misses = 0
         if on_update:
             on_update(job)
         if job["status"] in TERMINAL_STATUSES:

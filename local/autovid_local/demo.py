@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from autovid.render.ffmpeg import run_ffmpeg
-from autovid_local.client import ApiClient, ApiError, ClientError, StackTarget, upload_local_sources
+from autovid_local.client import (
+    ApiClient,
+    ApiError,
+    ApiUnreachableError,
+    ClientError,
+    StackTarget,
+    upload_local_sources,
+)
 from autovid_local.jobs_cli import EXIT_BAD_INPUT, finish
 
 DEMO_SECONDS = 10
@@ -135,7 +142,7 @@ def run_demo(args: argparse.Namespace) -> int:
         try:
             uploaded, destination = upload_local_sources(spec, workdir, target)
             job = api.submit(uploaded)
-        except (ClientError, ApiError) as error:
+        except (ClientError, ApiError, ApiUnreachableError) as error:
             print(f"autovid demo: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
         say(f"3/4 submitted job {job['jobId']} (POST {target.api_url}/jobs); following it")

@@ -11,6 +11,7 @@ from typing import Any
 from autovid_local.client import (
     ApiClient,
     ApiError,
+    ApiUnreachableError,
     ClientError,
     DownloadError,
     ProgressBar,
@@ -61,7 +62,7 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         target = find_stack(args.api, args.bucket, args.stack)
         job = ApiClient(target.api_url).status(args.job_id)
-    except (ClientError, ApiError) as error:
+    except (ClientError, ApiError, ApiUnreachableError) as error:
         return _fail(error, args.json)
     print(json.dumps(job, indent=None if args.json else 2))
     return EXIT_FAILED if job["status"] == "failed" else EXIT_COMPLETED
@@ -74,7 +75,7 @@ def run_submit(args: argparse.Namespace) -> int:
         spec, local_destination = upload_local_sources(raw, [args.spec.resolve().parent, Path.cwd()], target)
         api = ApiClient(target.api_url)
         job = api.submit(spec)
-    except (ClientError, ApiError) as error:
+    except (ClientError, ApiError, ApiUnreachableError) as error:
         return _fail(error, args.json)
     if not args.json:
         print(f"submitted job {job['jobId']}", file=sys.stderr)
@@ -99,7 +100,7 @@ def finish(
     bar = ProgressBar(job_id, enabled=show_progress)
     try:
         job = wait_for_job(api, job_id, on_update=bar, timeout=timeout)
-    except (ClientError, ApiError, WaitTimeoutError) as error:
+    except (ClientError, ApiError, ApiUnreachableError, WaitTimeoutError) as error:
         return _fail(error, as_json)
     finally:
         bar.close()
@@ -140,6 +141,8 @@ def _fail(error: Exception, as_json: bool) -> int:
         print(json.dumps(body))
     else:
         print(f"autovid: {error}", file=sys.stderr)
-    if isinstance(error, WaitTimeoutError | DownloadError) or (isinstance(error, ApiError) and error.status >= 500):
+    if isinstance(error, WaitTimeoutError | DownloadError | ApiUnreachableError) or (
+        isinstance(error, ApiError) and error.status >= 500
+    ):
         return EXIT_FAILED
     return EXIT_BAD_INPUT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -40,7 +41,7 @@ def test_only_one_runtime_per_process(local_runtime_factory):
         LocalRuntime(TEST_TEMPLATE, aws_port=0, api_port=0).start()
 
 
-def test_autovid_up_serves_until_interrupted():
+def test_autovid_up_serves_until_interrupted(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT / "local")])}
     process = subprocess.Popen(
         [
@@ -59,13 +60,17 @@ def test_autovid_up_serves_until_interrupted():
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        cwd=tmp_path,
     )
     lines = []
+    stack_file = tmp_path / ".autovid" / "local-stack.json"
     try:
         for line in process.stdout:
             lines.append(line)
             if line.startswith("Ready."):
                 break
+        saved = json.loads(stack_file.read_text())
+        assert saved["apiUrl"].startswith("http://127.0.0.1:"), "`autovid submit` finds the running stack"
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)
     finally:
@@ -79,3 +84,4 @@ def test_autovid_up_serves_until_interrupted():
     assert "curl -s" in output and "aws --endpoint-url" in output
     assert "Notifications (AWS::SNS::Topic)" in output
     assert output.rstrip().endswith("stopped")
+    assert not stack_file.exists(), "a stopped stack is forgotten"

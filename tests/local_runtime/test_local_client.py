@@ -1,0 +1,85 @@
+"""The REST API client behind `autovid submit/status/demo`: finding the stack, and waiting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from autovid_local import client
+from autovid_local.client import ApiError, ApiUnreachableError, find_stack, remove_local_stack_file, wait_for_job
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def save_stack(api_url: str, bucket: str = "local-bucket") -> None:
+    client.write_local_stack_file(api_url, {"MediaBucketName": bucket}, {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+
+
+def test_the_running_stack_is_found_from_its_file(in_tmp):
+    save_stack("http://127.0.0.1:3000")
+    target = find_stack(None, None, None)
+    assert (target.api_url, target.bucket) == ("http://127.0.0.1:3000", "local-bucket")
+    assert target.aws_environment == {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+
+
+def test_api_pointing_at_the_running_stack_gets_its_bucket(in_tmp):
+    save_stack("http://127.0.0.1:3000")
+    assert find_stack("http://127.0.0.1:3000/", None, None).bucket == "local-bucket"
+    other = find_stack("https://abc.execute-api.us-east-1.amazonaws.com/Prod", None, None)
+    assert (other.bucket, other.aws_environment) == (None, {}), "another deployment shares nothing"
+    assert find_stack("https://x.example", "given", None).bucket == "given"
+
+
+def test_no_stack_at_all_is_a_clear_error(in_tmp):
+    with pytest.raises(client.ClientError, match="run `autovid up` first"):
+        find_stack(None, None, None)
+
+
+def test_a_stopped_stack_forgets_only_its_own_file(in_tmp):
+    save_stack("http://127.0.0.1:3000")
+    remove_local_stack_file("http://127.0.0.1:3999")
+    assert client.LOCAL_STACK_FILE.is_file(), "a newer `autovid up` wrote it"
+    remove_local_stack_file("http://127.0.0.1:3000")
+    assert not client.LOCAL_STACK_FILE.exists()
+
+
+class ScriptedApi:
+    def __init__(self, answers):
+        self.answers = list(answers)
+
+    def status(self, job_id):
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_waiting_survives_a_few_missed_polls():
+    api = ScriptedApi(
+        [
+            {"status": "processing"},
+            ApiUnreachableError("connection reset"),
+            ApiError(503, {"message": "Service Unavailable"}),
+            {"status": "completed"},
+        ]
+    )
+    assert wait_for_job(api, "job", poll_seconds=0)["status"] == "completed"
+
+
+def test_waiting_gives_up_after_too_many_missed_polls_and_at_once_on_4xx():
+    down = ScriptedApi([ApiUnreachableError("down")] * (client.MAX_MISSED_POLLS + 1))
+    with pytest.raises(ApiUnreachableError):
+        wait_for_job(down, "job", poll_seconds=0)
+    gone = ScriptedApi([ApiError(404, {"error": "job not found"})])
+    with pytest.raises(ApiError):
+        wait_for_job(gone, "job", poll_seconds=0)
+
+
+def test_the_stack_file_holds_what_submit_needs(in_tmp):
+    save_stack("http://127.0.0.1:3000", bucket="b")
+    saved = json.loads(client.LOCAL_STACK_FILE.read_text())
+    assert saved["apiUrl"] == "http://127.0.0.1:3000" and saved["outputs"]["MediaBucketName"] == "b"
