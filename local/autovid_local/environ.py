@@ -9,13 +9,17 @@ identity, so modules that did ``from os import environ`` and botocore's config p
 the same behaviour.
 
 Threads a handler starts itself run in a copy of the invocation's context (see
-``function_logs``), so they see the function's environment too, as on Lambda.
+``function_logs``), so they see the function's environment too, as on Lambda. So do the
+processes it starts: ``subprocess.Popen`` without an explicit ``env`` gets the invocation's
+environment instead of the process's.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
+import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -71,12 +75,25 @@ class _InvocationAwareEnviron(os._Environ):  # type: ignore[name-defined,misc]
         return super().__repr__() if overlay is None else f"environ({overlay!r})"
 
 
+_original_popen_init = subprocess.Popen.__init__
+
+
+@functools.wraps(_original_popen_init)
+def _popen_init_with_invocation_environment(self: subprocess.Popen, *args: Any, **kwargs: Any) -> None:
+    overlay = _invocation_environment.get()
+    if overlay is not None and kwargs.get("env") is None:
+        kwargs["env"] = dict(overlay)
+    _original_popen_init(self, *args, **kwargs)
+
+
 def install() -> None:
-    """Make ``os.environ`` invocation-aware (reference counted; safe to call repeatedly)."""
+    """Make ``os.environ`` and child processes invocation-aware (reference counted; safe to
+    call repeatedly)."""
     global _install_count
     with _install_lock:
         if _install_count == 0:
             os.environ.__class__ = _InvocationAwareEnviron
+            subprocess.Popen.__init__ = _popen_init_with_invocation_environment  # type: ignore[method-assign]
         _install_count += 1
 
 
@@ -86,6 +103,7 @@ def uninstall() -> None:
         _install_count = max(0, _install_count - 1)
         if _install_count == 0:
             os.environ.__class__ = os._Environ  # type: ignore[attr-defined]
+            subprocess.Popen.__init__ = _original_popen_init  # type: ignore[method-assign]
 
 
 def is_installed() -> bool:

@@ -19,6 +19,11 @@ class UnsupportedIntrinsicError(TemplateError):
     """An intrinsic function the local runtime does not implement (for example ``Fn::ImportValue``)."""
 
 
+class PortInUseError(LocalRuntimeError):
+    """A port the runtime should listen on is taken (often by LocalStack on 4566, or an earlier
+    ``autovid up``)."""
+
+
 class RuntimeAlreadyRunningError(LocalRuntimeError):
     """moto keeps its state per process, so only one local runtime may run at a time."""
 

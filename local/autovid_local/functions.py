@@ -41,8 +41,20 @@ DEFAULT_MEMORY_MB = 128
 DEFAULT_ASYNC_MAX_RETRIES = 2
 DEFAULT_ASYNC_MAX_EVENT_AGE_SECONDS = 6 * 3600
 
-#: Host variables a handler must not see (they would point boto3 at a real account).
-_HOST_VARIABLES_HIDDEN = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+#: The only host variables a handler sees besides its own: what the OS, ffmpeg and TLS need
+#: (Lambda provides its own equivalents). Anything else on the host (an AWS profile, an
+#: ``AWS_ENDPOINT_URL_S3``, an app setting) would make local runs differ from Lambda.
+_HOST_VARIABLES_KEPT = frozenset(
+    {
+        "PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "USER", "LOGNAME",
+        "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "SYSTEMROOT",
+    }
+)  # fmt: skip
+
+
+def _kept_from_host(name: str) -> bool:
+    return name in _HOST_VARIABLES_KEPT or name.startswith("LC_")
+
 
 _import_lock = threading.Lock()
 
@@ -312,7 +324,7 @@ class LocalFunction:
 
     def _environment(self, request_id: str, log_stream: str) -> dict[str, str]:
         spec = self.spec
-        host = {key: value for key, value in process_environment().items() if key not in _HOST_VARIABLES_HIDDEN}
+        host = {key: value for key, value in process_environment().items() if _kept_from_host(key)}
         return {
             **host,
             **self._lambda_variables,

@@ -30,19 +30,26 @@ Patches:
 ``scaled-retry-wait`` / ``scaled-wait-state`` (installed only when ``wait_scale != 1``)
     ASL requires ``IntervalSeconds >= 1`` and moto sleeps in real time; tests scale Retry
     back-off and Wait states down so a workflow with retries runs in milliseconds.
+
+``server-start`` (not a replacement: :func:`start_moto_server` drives ``ThreadedMotoServer``)
+    ``ThreadedMotoServer.start`` waits without a timeout for its thread to bind; when the port
+    is taken the thread dies and ``start`` never returns. We check the port first, run the
+    same thread entry, and give up with a clear error if it fails or takes too long.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import inspect
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from autovid_local.errors import MotoPatchError
+from autovid_local.errors import LocalRuntimeError, MotoPatchError, PortInUseError
 
 
 class LambdaDispatcher(Protocol):
@@ -308,6 +315,66 @@ class MotoPatches:
         return wait_interval
 
 
+# --- the server ----------------------------------------------------------------------------
+
+_SERVER_INTERNALS = ("_server_entry", "_server_ready_event", "_thread", "_server")
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Raise PortInUseError when something already listens on ``host:port`` (0 is always free)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers themselves bind
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortInUseError(f"{what} port {host}:{port} is in use ({error.strerror})") from None
+
+
+def check_server_internals() -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    missing = [name for name in _SERVER_INTERNALS if not hasattr(server, name)]
+    if missing:
+        raise MotoPatchError("server-start", f"ThreadedMotoServer has no {', '.join(missing)}")
+
+
+def start_moto_server(host: str, port: int, *, timeout: float = 30.0) -> Any:
+    """A started ThreadedMotoServer on ``host:port``, or a LocalRuntimeError; never a hang."""
+    from moto.server import ThreadedMotoServer
+
+    check_server_internals()
+    ensure_port_free(host, port, "AWS endpoint")
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    failures: list[BaseException] = []
+
+    def entry() -> None:
+        try:
+            server._server_entry()
+        except BaseException as error:  # noqa: BLE001 - reported to the starting thread
+            failures.append(error)
+            server._server_ready_event.set()
+
+    server._thread = threading.Thread(target=entry, name="moto-server", daemon=True)
+    server._thread.start()
+    if not server._server_ready_event.wait(timeout):
+        raise LocalRuntimeError(f"the AWS endpoint did not start on {host}:{port} within {timeout:.0f}s")
+    if failures:
+        error = failures[0]
+        if isinstance(error, OSError):
+            raise PortInUseError(f"AWS endpoint port {host}:{port}: {error.strerror or error}") from error
+        raise LocalRuntimeError(f"the AWS endpoint failed to start: {error!r}") from error
+    return server
+
+
+def stop_moto_server(server: Any) -> None:
+    server.stop()
+    if server._server is not None:
+        server._server.server_close()  # release the port now, not at garbage collection
+
+
 def all_patches(wait_scale: float = 0.5) -> list[Patch]:
     """Every patch, including the optional ones, unbound to a runtime (for checks)."""
     noop = _NoopListener()
@@ -317,9 +384,9 @@ def all_patches(wait_scale: float = 0.5) -> list[Patch]:
 def check_all() -> list[str]:
     """Problems with the installed moto, one message per broken patch (empty when all fit)."""
     broken = []
-    for patch in all_patches():
+    for check in [patch.check for patch in all_patches()] + [check_server_internals]:
         try:
-            patch.check()
+            check()
         except MotoPatchError as error:
             broken.append(str(error))
     return broken

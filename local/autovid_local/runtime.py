@@ -27,7 +27,6 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from moto.server import ThreadedMotoServer
 
 from autovid_local import environ, function_logs
 from autovid_local.activity import log_execution_finished, log_execution_started
@@ -38,7 +37,7 @@ from autovid_local.events import ExecutionObserver, ExecutionStatusChange, StepF
 from autovid_local.function_logs import FunctionLogs
 from autovid_local.functions import FaultPlan, FunctionRegistry, InvocationResult, LocalFunction
 from autovid_local.intrinsics import PseudoParameters
-from autovid_local.moto_patches import MotoPatches
+from autovid_local.moto_patches import MotoPatches, ensure_port_free, start_moto_server, stop_moto_server
 from autovid_local.pipes import SqsToStateMachinePipe
 from autovid_local.provision import ProvisionedStack, Provisioner
 from autovid_local.template import API, Template
@@ -90,7 +89,7 @@ class LocalRuntime:
         self.functions = FunctionRegistry([])
         self.pipes: dict[str, SqsToStateMachinePipe] = {}
         self.api: RestApiServer | None = None
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: Any = None
         self._patches: MotoPatches | None = None
         self._saved_moto_port: str | None = None
         self._stops: list[Callable[[], None]] = []
@@ -168,8 +167,8 @@ class LocalRuntime:
                 _active = None
 
     def _start_moto(self) -> None:
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self._aws_port, verbose=False)
-        self._moto.start()
+        ensure_port_free(self.host, self._api_port, "REST API")  # before anything starts
+        self._moto = start_moto_server(self.host, self._aws_port)
         self._stops.append(self._stop_moto)
         self._saved_moto_port = os.environ.get("MOTO_PORT")
         # moto's interpreter reaches Lambda, DynamoDB ... through this port.
@@ -188,10 +187,7 @@ class LocalRuntime:
             )
         except OSError as error:
             logger.warning("could not reset moto: %s", error)
-        self._moto.stop()
-        server = getattr(self._moto, "_server", None)
-        if server is not None:
-            server.server_close()
+        stop_moto_server(self._moto)
         self._moto = None
         if self._saved_moto_port is None:
             os.environ.pop("MOTO_PORT", None)

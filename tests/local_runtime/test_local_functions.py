@@ -33,6 +33,22 @@ def test_concurrent_functions_each_see_their_own_environment(runtime):
     assert "SCRATCH" not in os.environ
 
 
+def test_the_host_environment_does_not_leak_into_handlers(runtime, monkeypatch):
+    monkeypatch.setenv("DYNAMODB_JOBS_TABLE", "a-table-on-the-host")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.example.com")
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    looked = ["DYNAMODB_JOBS_TABLE", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "PATH", "AWS_REGION"]
+    seen = runtime.invoke("EnvProbeA", {"pause": 0, "look": looked}).json()["looked"]
+    assert seen["DYNAMODB_JOBS_TABLE"] is None and seen["AWS_ENDPOINT_URL_S3"] is None and seen["AWS_PROFILE"] is None
+    assert seen["PATH"] == os.environ["PATH"], "what the OS and ffmpeg need is kept"
+    assert seen["AWS_REGION"] == runtime.pseudo.region
+
+
+def test_processes_a_handler_starts_get_its_environment(runtime):
+    payloads = [runtime.invoke(name, {"pause": 0, "subprocess": True}).json() for name in ("EnvProbeA", "EnvProbeB")]
+    assert [p["inSubprocess"] for p in payloads] == ["alpha", "bravo"]
+
+
 def test_template_environment_is_resolved(runtime):
     payload = runtime.invoke("WorkerFunction", {"jobId": "env"}).json()
     assert payload["table"] == runtime.ref("JobsTable")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from autovid_local import environ
-from autovid_local.errors import RuntimeAlreadyRunningError
+from autovid_local.errors import PortInUseError, RuntimeAlreadyRunningError
 from autovid_local.runtime import LocalRuntime
 from local_runtime.fixture_paths import TEST_TEMPLATE
 
@@ -85,3 +86,32 @@ def test_autovid_up_serves_until_interrupted(tmp_path):
     assert "Notifications (AWS::SNS::Topic)" in output
     assert output.rstrip().endswith("stopped")
     assert not stack_file.exists(), "a stopped stack is forgotten"
+
+
+@pytest.fixture
+def taken_port():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize("which", ["aws_port", "api_port"])
+def test_a_taken_port_is_a_clear_error_not_a_hang(taken_port, which):
+    ports = {"aws_port": 0, "api_port": 0, which: taken_port}
+    with pytest.raises(PortInUseError, match=f"127.0.0.1:{taken_port} is in use"):
+        LocalRuntime(TEST_TEMPLATE, **ports).start()
+    assert not environ.is_installed(), "nothing is left half-started"
+    with LocalRuntime(TEST_TEMPLATE, aws_port=0, api_port=0):
+        pass  # and the next runtime starts normally
+
+
+def test_autovid_up_on_a_taken_port_exits_with_the_reason(taken_port, tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT / "local")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "autovid_local", "up", "--template", str(TEST_TEMPLATE),
+         "--aws-port", str(taken_port), "--api-port", "0"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"AWS endpoint port 127.0.0.1:{taken_port} is in use" in result.stderr
