@@ -150,8 +150,6 @@ def startup_banner(runtime: Any) -> str:
     if not runtime.function_logs.echo:
         lines.append("                 (--function-logs prints them here too)")
     lines += ["", "Resources:"] + [f"  {label}" for label in runtime.stack.created]
-    if runtime.stack.unsupported:
-        lines += ["", "Not supported locally (skipped):"] + [f"  {label}" for label in runtime.stack.unsupported]
     if runtime.api_url:
         lines += ["", "Try:"]
         for route in list(runtime.api.routes)[:4]:
@@ -163,7 +161,7 @@ def startup_banner(runtime: Any) -> str:
                 lines.append(f"  curl -s {url}")
     env = runtime.client_environment()
     lines += ["", "AWS CLI / boto3:", "  export " + " ".join(f"{key}={value}" for key, value in sorted(env.items()))]
-    # AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS in us-east-1, so the examples pass it explicitly.
+    # AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS (it pins SQS endpoints), so the examples pass it.
     aws_cli = f"aws --endpoint-url {aws}"
     for table in template.of_type(types.TABLE):
         lines.append(f"  {aws_cli} dynamodb scan --table-name {runtime.ref(table.logical_id)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -33,6 +34,14 @@ def test_stop_restores_moto_and_os_environ(local_runtime_factory):
     assert LambdaSimpleBackend.invoke is original_invoke
     assert not environ.is_installed()
     assert type(os.environ) is os._Environ
+
+
+def test_unsupported_resources_are_reported_once_at_start_up(local_runtime_factory, caplog):
+    caplog.set_level(logging.INFO, logger="autovid.local")
+    local_runtime_factory(TEST_TEMPLATE)
+    mentions = [r for r in caplog.records if "Notifications (AWS::SNS::Topic)" in r.getMessage()]
+    assert len(mentions) == 1
+    assert mentions[0].levelno == logging.WARNING and "not supported locally" in mentions[0].getMessage()
 
 
 def test_only_one_runtime_per_process(local_runtime_factory):
@@ -83,7 +92,7 @@ def test_autovid_up_serves_until_interrupted(tmp_path):
     assert "AWS endpoint   http://127.0.0.1:" in output
     assert "GET    /items/{itemId}  -> ApiEchoFunction" in output
     assert "curl -s" in output and "aws --endpoint-url" in output
-    assert "Notifications (AWS::SNS::Topic)" in output
+    assert output.count("Notifications (AWS::SNS::Topic)") == 1, "reported once, by name"
     assert output.rstrip().endswith("stopped")
     assert not stack_file.exists(), "a stopped stack is forgotten"
 

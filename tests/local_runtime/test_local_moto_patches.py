@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from autovid_local.errors import MotoPatchError
@@ -66,3 +68,46 @@ def test_scaled_retry_wait(runtime):
     assert description["status"] == "SUCCEEDED"
     # Unscaled, the two retries would wait 1 s + 2 s.
     assert elapsed < 2.5, f"moto patch 'scaled-retry-wait' did not shorten Retry back-off ({elapsed:.1f}s)"
+
+
+def fan_out(runtime, count: int = 6) -> dict:
+    items = [{"fn": "a" if i % 2 == 0 else "b", "pause": 0.5} for i in range(count)]
+    return run_execution(runtime, "FanOutWorkflow", {"items": items}, timeout=20)
+
+
+def test_aws_entered_time(runtime):
+    description = fan_out(runtime, count=2)
+    entered = description["output"]["entered"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entered), (
+        f"moto patch 'aws-entered-time' did not write Step Functions' format: {entered}"
+    )
+
+
+def test_scaled_wait_state_and_task_states_run_handlers_in_process(runtime):
+    # A 30 s Wait: without 'scaled-wait-state' the execution would not finish within the timeout.
+    description = fan_out(runtime)
+    assert description["status"] == "SUCCEEDED", "moto patch 'scaled-wait-state' did not shorten the Wait"
+    results = description["output"]["results"]
+    assert [r["probe"] for r in results] == ["alpha", "bravo"] * 3, (
+        "moto patch 'in-process-lambda-invoke' did not run Task states' handlers, each in its environment"
+    )
+    assert {r["functionName"] for r in results} == {runtime.ref("EnvProbeA"), runtime.ref("EnvProbeB")}
+
+
+def most_at_once(calls: list[dict]) -> int:
+    """The largest number of handler calls that were running at the same moment."""
+    edges = sorted([(c["startedAt"], 1) for c in calls] + [(c["endedAt"], -1) for c in calls])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_map_iterations_and_several_executions_run_concurrently(runtime):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        descriptions = list(pool.map(lambda _: fan_out(runtime), range(4)))
+    assert all(d["status"] == "SUCCEEDED" for d in descriptions)
+    assert all([r["probe"] for r in d["output"]["results"]] == ["alpha", "bravo"] * 3 for d in descriptions)
+    assert all(most_at_once(d["output"]["results"]) > 1 for d in descriptions), "Map iterations overlap"
+    assert most_at_once([r for d in descriptions for r in d["output"]["results"]]) > 6, "executions overlap"

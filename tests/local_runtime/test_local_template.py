@@ -76,7 +76,7 @@ def test_parameter_overrides_flip_conditions():
     assert template.resolve({"Fn::If": ["ExtrasEnabled", "on", "off"]}) == "on"
 
 
-def test_unsupported_resources_are_reported_once_at_start_up(runtime, caplog):
+def test_unsupported_and_ignored_resources_are_listed(runtime):
     assert runtime.stack.unsupported == ["Notifications (AWS::SNS::Topic)"]
     assert "ArtifactsBucketPolicy (AWS::S3::BucketPolicy)" in runtime.stack.ignored
     assert [rule.name for rule in runtime.stack.event_rules] == [runtime.ref("WorkflowStatusRule")]
