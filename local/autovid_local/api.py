@@ -2,8 +2,9 @@
 
 Requests become API Gateway REST *proxy* events; the handler's ``statusCode``, headers and
 body become the HTTP response. Routes are matched the way API Gateway does: literal path
-segments before ``{param}`` before greedy ``{proxy+}``; ``ANY`` matches every method. A path
-or method the API does not declare gets API Gateway's ``403 Missing Authentication Token``;
+segments before ``{param}`` before greedy ``{proxy+}``, then the method on that resource
+(``ANY`` matches every method). A path, or a method the matched resource does not declare,
+gets API Gateway's ``403 Missing Authentication Token``;
 a handler error or a malformed handler response gets ``502 Internal server error``.
 """
 
@@ -47,10 +48,18 @@ class RouteTable:
         return iter(self._routes)
 
     def match(self, method: str, path: str) -> RouteMatch | None:
+        """API Gateway picks the resource first (the most specific path that matches), then the
+        method on it (an exact method before ``ANY``). A resource without that method is a miss,
+        even when a less specific resource would accept it."""
         for route in self._routes:
             parameters = _match_path(route.path, path)
-            if parameters is not None and route.method in (method, "ANY"):
-                return RouteMatch(route, parameters)
+            if parameters is None:
+                continue
+            on_resource = [r for r in self._routes if r.path == route.path and r.api_logical_id == route.api_logical_id]
+            chosen = next((r for r in on_resource if r.method == method), None) or next(
+                (r for r in on_resource if r.method == "ANY"), None
+            )
+            return RouteMatch(chosen, parameters) if chosen else None
         return None
 
 

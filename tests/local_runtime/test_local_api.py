@@ -119,3 +119,24 @@ def test_undeclared_route_or_method_gets_missing_authentication_token(runtime, m
     assert status == 403
     assert json.loads(body) == {"message": "Missing Authentication Token"}
     assert ("Content-Type", "application/json") in headers
+
+
+def test_the_resource_is_chosen_before_the_method():
+    from autovid_local.api import RouteTable
+    from autovid_local.provision import ApiRoute
+
+    def route(method: str, path: str, function: str) -> ApiRoute:
+        return ApiRoute(function_logical_id=function, method=method, path=path, api_logical_id="Api", stage="v1")
+
+    table = RouteTable(
+        [
+            route("GET", "/items/special", "Special"),
+            route("ANY", "/items/{id}", "Item"),
+            route("PUT", "/items/{id}", "Put"),
+        ]
+    )
+    assert table.match("GET", "/items/special").route.function_logical_id == "Special"
+    assert table.match("POST", "/items/special") is None, "the literal resource has no POST: 403, not {id}"
+    assert table.match("PUT", "/items/7").route.function_logical_id == "Put", "an exact method before ANY"
+    match = table.match("DELETE", "/items/7")
+    assert match.route.function_logical_id == "Item" and match.path_parameters == {"id": "7"}
