@@ -281,6 +281,8 @@ class MotoPatches:
 
     def _build_start_execution(self, original: Callable[..., Any]) -> Callable[..., Any]:
         listener = self._listener
+        announced: set[str] = set()
+        lock = threading.Lock()
 
         def start_execution(
             backend: Any,
@@ -290,7 +292,13 @@ class MotoPatches:
             trace_header: str | None = None,
         ) -> Any:
             execution = original(backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
-            listener.execution_started(execution)
+            # A repeated start with the same name and input returns the running execution (AWS's
+            # idempotency); that is not a new start.
+            with lock:
+                is_new = execution.exec_arn not in announced
+                announced.add(execution.exec_arn)
+            if is_new:
+                listener.execution_started(execution)
             return execution
 
         return start_execution

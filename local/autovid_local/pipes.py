@@ -283,11 +283,18 @@ class SqsToStateMachinePipe:
             return
         self.stats.executions_started += 1
         entries = [{"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)]
+        # If a delete fails, the message comes back; redelivered in the same batch it gets the same
+        # execution name, so StartExecution does not start it twice.
         try:
-            sqs.delete_message_batch(QueueUrl=self.spec.source_queue_url, Entries=entries)
+            response = sqs.delete_message_batch(QueueUrl=self.spec.source_queue_url, Entries=entries)
         except (BotoCoreError, ClientError) as error:
-            # Redelivery reuses the execution name, so the execution is not started twice.
             logger.warning("pipe %s: delete after StartExecution failed: %s", self.spec.logical_id, error)
+            return
+        for failed in response.get("Failed", []):
+            message = messages[int(failed["Id"])]
+            logger.warning("pipe %s: message %s not deleted after StartExecution (%s: %s); it will be redelivered",
+                           self.spec.logical_id, message["MessageId"], failed.get("Code"),
+                           failed.get("Message"))  # fmt: skip
 
     def _record_failure(self, error: Exception) -> None:
         # Nothing is deleted: the messages come back after the visibility timeout.

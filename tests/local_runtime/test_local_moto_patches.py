@@ -111,3 +111,25 @@ def test_map_iterations_and_several_executions_run_concurrently(runtime):
     assert all([r["probe"] for r in d["output"]["results"]] == ["alpha", "bravo"] * 3 for d in descriptions)
     assert all(most_at_once(d["output"]["results"]) > 1 for d in descriptions), "Map iterations overlap"
     assert most_at_once([r for d in descriptions for r in d["output"]["results"]]) > 6, "executions overlap"
+
+
+def test_a_repeated_named_start_is_announced_once(runtime):
+    seen = []
+    runtime.execution_observers.append(seen.append)
+    sfn = runtime.client("stepfunctions")
+    name, payload = f"same-{time.time_ns()}", json.dumps({"items": []})
+    try:
+        first = sfn.start_execution(stateMachineArn=runtime.ref("FanOutWorkflow"), name=name, input=payload)
+        try:
+            again = sfn.start_execution(stateMachineArn=runtime.ref("FanOutWorkflow"), name=name, input=payload)
+            assert again["executionArn"] == first["executionArn"], "AWS returns the running execution"
+        except sfn.exceptions.ExecutionAlreadyExists:
+            pass
+        wait_until(
+            lambda: any(c.status == "SUCCEEDED" and c.execution_arn == first["executionArn"] for c in seen),
+            what="the execution to end",
+        )
+    finally:
+        runtime.execution_observers.remove(seen.append)
+    starts = [c for c in seen if c.execution_arn == first["executionArn"] and c.status == "RUNNING"]
+    assert len(starts) == 1, "moto patch 'unnamed-start-execution' announced a repeated start twice"

@@ -93,3 +93,47 @@ def test_json_path_subset():
     assert json_path(document, "$.d-e") == "x"
     assert json_path(document, "$") == document
     assert json_path(document, "$.nope") is None
+
+
+def test_without_an_input_template_the_sqs_record_is_passed_as_pipes_does(runtime):
+    job_id = f"raw-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"jobId": job_id})
+    sent = runtime.client("sqs").send_message(
+        QueueUrl=runtime.ref("RawQueue"),
+        MessageBody=body,
+        MessageAttributes={"origin": {"DataType": "String", "StringValue": "test"}},
+    )
+    executions = wait_until(lambda: _executions_with_job(runtime, "PipeTarget", job_id), what="the raw execution")
+    records = json.loads(executions[0]["input"])
+    assert len(records) == 1
+    record = records[0]
+    assert record["messageId"] == sent["MessageId"]
+    assert record["body"] == body, "the body stays a string"
+    assert record["md5OfBody"] == sent["MD5OfMessageBody"]
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == runtime.get_att("RawQueue", "Arn")
+    assert record["awsRegion"] == runtime.pseudo.region
+    assert record["receiptHandle"] and record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert record["messageAttributes"]["origin"]["stringValue"] == "test"
+
+
+def test_a_message_whose_delete_fails_is_reported(caplog):
+    from autovid_local.pipes import PipeSpec, SqsToStateMachinePipe
+
+    class Sfn:
+        def start_execution(self, **kwargs):
+            return {"executionArn": "arn:x"}
+
+    class Sqs:
+        def delete_message_batch(self, **kwargs):
+            return {"Successful": [], "Failed": [{"Id": "0", "Code": "ReceiptHandleIsInvalid", "Message": "gone"}]}
+
+    spec = PipeSpec(logical_id="P", name="p", source_arn="arn:q", target_arn="arn:sm", batch_size=1)
+    pipe = SqsToStateMachinePipe(spec, client_factory=None, queue_arn="arn:q", region="us-east-1", pipe_arn="arn:p")
+    message = {"MessageId": "m-1", "ReceiptHandle": "r", "Body": "{}", "Attributes": {}, "MD5OfBody": "x"}
+    with caplog.at_level("WARNING"):
+        pipe._deliver(Sqs(), Sfn(), [message])
+    assert pipe.stats.executions_started == 1
+    assert any(
+        "m-1 not deleted" in r.getMessage() and "ReceiptHandleIsInvalid" in r.getMessage() for r in caplog.records
+    )
