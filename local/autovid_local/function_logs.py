@@ -16,9 +16,10 @@ module is imported) hold the routing stream, and :func:`install` moves the handl
 to the real streams (the CLI's root handler, for instance) onto it until :func:`uninstall`.
 
 A thread started inside an invocation (a handler's ``ThreadPoolExecutor``, say) writes to the
-same invocation's log: while installed, ``threading.Thread.start`` hands the log on to the new
-thread (only the log, not the rest of the context). A pool created outside the invocation and
-reused keeps the log of the invocation that started its threads. Subprocesses writing to the
+same invocation's log: while installed, ``threading.Thread.start`` runs the new thread in a copy
+of the starting thread's context, so it keeps the invocation's log and environment. A pool
+created outside the invocation and reused keeps the log of the invocation that started its
+threads. Subprocesses writing to the
 inherited file descriptors reach the terminal.
 """
 

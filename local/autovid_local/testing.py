@@ -14,6 +14,7 @@ back-off and Wait states (default 0.01: a 1 s interval takes 10 ms).
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,16 +33,19 @@ T = TypeVar("T")
 
 @contextmanager
 def running_runtime(template: str | Path, **options: Any) -> Iterator[LocalRuntime]:
-    """A started runtime on free ports; stopped when the block ends."""
-    options = {
-        "aws_port": 0,
-        "api_port": 0,
-        "wait_scale": TEST_WAIT_SCALE,
-        "pipe_poll_seconds": TEST_PIPE_POLL_SECONDS,
-        **options,
-    }
-    with LocalRuntime(template, **options) as runtime:
-        yield runtime
+    """A started runtime on free ports, with its function logs in a temporary folder unless
+    ``log_dir`` is given; stopped when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="autovid-logs-") as logs:
+        options = {
+            "aws_port": 0,
+            "api_port": 0,
+            "wait_scale": TEST_WAIT_SCALE,
+            "pipe_poll_seconds": TEST_PIPE_POLL_SECONDS,
+            "log_dir": logs,
+            **options,
+        }
+        with LocalRuntime(template, **options) as runtime:
+            yield runtime
 
 
 def wait_until(probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05, what: str = "") -> T:

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 AWS_CLI = Path(sys.executable).with_name("aws")
 
 
@@ -46,12 +44,12 @@ def test_boto3_lists_tables_queues_and_executions(runtime):
     )
 
 
-@pytest.mark.skipif(not AWS_CLI.exists(), reason="the AWS CLI is installed with the dev requirements")
 def test_aws_cli_lists_tables_queues_and_executions(runtime):
+    assert AWS_CLI.exists(), "the AWS CLI is a pinned dev requirement (requirements/dev.txt)"
     started = runtime.client("stepfunctions").start_execution(stateMachineArn=runtime.ref("PipeTarget"))
 
     tables = _cli(runtime, "dynamodb", "list-tables")
-    # AWS CLI v1 pins SQS in us-east-1 to queue.amazonaws.com unless --endpoint-url is given.
+    # AWS CLI v1 pins SQS endpoints per region and ignores AWS_ENDPOINT_URL for SQS.
     queues = _cli(runtime, "--endpoint-url", runtime.aws_endpoint_url, "sqs", "list-queues")
     executions = _cli(runtime, "stepfunctions", "list-executions", "--state-machine-arn", runtime.ref("PipeTarget"))
 

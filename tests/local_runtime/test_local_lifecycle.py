@@ -44,11 +44,11 @@ def test_unsupported_resources_are_reported_once_at_start_up(local_runtime_facto
     assert mentions[0].levelno == logging.WARNING and "not supported locally" in mentions[0].getMessage()
 
 
-def test_only_one_runtime_per_process(local_runtime_factory):
+def test_only_one_runtime_per_process(local_runtime_factory, tmp_path):
     local_runtime_factory(TEST_TEMPLATE)
 
     with pytest.raises(RuntimeAlreadyRunningError):
-        LocalRuntime(TEST_TEMPLATE, aws_port=0, api_port=0).start()
+        LocalRuntime(TEST_TEMPLATE, aws_port=0, api_port=0, log_dir=tmp_path).start()
 
 
 def test_autovid_up_serves_until_interrupted(tmp_path):
@@ -106,12 +106,12 @@ def taken_port():
 
 
 @pytest.mark.parametrize("which", ["aws_port", "api_port"])
-def test_a_taken_port_is_a_clear_error_not_a_hang(taken_port, which):
+def test_a_taken_port_is_a_clear_error_not_a_hang(taken_port, which, tmp_path):
     ports = {"aws_port": 0, "api_port": 0, which: taken_port}
     with pytest.raises(PortInUseError, match=f"127.0.0.1:{taken_port} is in use"):
-        LocalRuntime(TEST_TEMPLATE, **ports).start()
+        LocalRuntime(TEST_TEMPLATE, log_dir=tmp_path, **ports).start()
     assert not environ.is_installed(), "nothing is left half-started"
-    with LocalRuntime(TEST_TEMPLATE, aws_port=0, api_port=0):
+    with LocalRuntime(TEST_TEMPLATE, aws_port=0, api_port=0, log_dir=tmp_path):
         pass  # and the next runtime starts normally
 
 
@@ -124,3 +124,12 @@ def test_autovid_up_on_a_taken_port_exits_with_the_reason(taken_port, tmp_path):
     )  # fmt: skip
     assert result.returncode == 1
     assert f"AWS endpoint port 127.0.0.1:{taken_port} is in use" in result.stderr
+
+
+def test_the_venv_installs_the_autovid_console_script():
+    script = Path(sys.executable).with_name("autovid")
+    assert script.exists(), "the project's venv installs `autovid`"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for command in ("up", "submit", "status", "demo", "render"):
+        assert command in result.stdout
