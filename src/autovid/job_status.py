@@ -1,8 +1,10 @@
 """What GET /jobs/{jobId} answers: the record, with a freshly signed download URL.
 
 A presigned URL stops working when the credentials that signed it expire, and a Lambda's role
-credentials last hours, not the URL's full lifetime. Signing again at every read keeps the link
-in the answer good for ``S3_PRESIGNED_URL_EXPIRATION`` seconds from the moment it is read.
+credentials last hours, not the URL's full lifetime. Signing again at every read gives every
+answer a fresh link. ``urlExpiresAt`` is the expiry written into the signature
+(``S3_PRESIGNED_URL_EXPIRATION`` from the read); in AWS the link can stop working earlier, when
+the signing role session ends, so clients should read the job again for a new one.
 """
 
 from __future__ import annotations
