@@ -3,8 +3,10 @@
 Triggered by EventBridge "Step Functions Execution Status Change" events (FAILED, TIMED_OUT,
 ABORTED). Steps record permanent failures themselves; this records the rest: retries that ran
 out, task timeouts, crashes, aborts and failures before the first step. Every change goes
-through the status module, so a job that is already terminal, owned by another execution, or
-changed since the execution stopped (a redrive already under way) is left alone.
+through the status module, so a job that is already terminal or owned by another execution is
+left alone. News from before a redrive (the job's ``redriveCount`` is higher than the event's) is
+ignored too. Anything else this execution's steps wrote after it stopped (a step still running
+after StopExecution can still record a retry) does not stop the job from being marked failed.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class ExecutionStatusChange(BaseModel):
     error: str | None = None
     cause: str | None = None
     stop_date: int | None = Field(default=None, alias="stopDate")  # epoch milliseconds
+    redrive_count: int | None = Field(default=None, alias="redriveCount")
 
 
 def job_id_of(change: ExecutionStatusChange) -> str | None:
@@ -82,10 +85,16 @@ def sync_job_status(change: ExecutionStatusChange, table: JobsTable) -> str:
         return f"ignored: job {job_id} belongs to {owner}"
     if change.status not in ENDED_UNSUCCESSFULLY:
         return f"ignored: {change.status} needs no change for job {job_id}"
-    stopped = datetime.fromtimestamp(change.stop_date / 1000, UTC) if change.stop_date else utc_now()
+    unchanged_since = None
+    if change.redrive_count is not None:
+        if int(record.get("redriveCount") or 0) > change.redrive_count:
+            return f"ignored: job {job_id} was redriven after this run stopped"
+    else:  # an event without redriveCount: fall back to time, news older than the job's last change
+        stopped = datetime.fromtimestamp(change.stop_date / 1000, UTC) if change.stop_date else utc_now()
+        unchanged_since = iso(stopped)
     error = failure_of(change, last_entered_state(change.execution_arn), record)
     try:
-        jobs.mark_failed(job_id, error, unchanged_since=iso(stopped))
+        jobs.mark_failed(job_id, error, unchanged_since=unchanged_since, claim_for=change.execution_arn)
     except InvalidTransitionError as exc:
         return f"ignored: {exc.message}"
     return f"job {job_id} marked failed at {error.state}"

@@ -340,6 +340,34 @@ def test_sync_ignores_news_older_than_the_job(jobs: JobStatusManager, failed_at:
     assert jobs.get(job_id)["status"] == "processing"
 
 
+def test_sync_ignores_a_failure_from_before_a_redrive(jobs: JobStatusManager, failed_at: None) -> None:
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    StepRunner(RENDER, step(job_id)).run(lambda r: None)  # redrive 1: the step runs again
+    outcome = sync.sync_job_status(change("FAILED", job_id, redriveCount=0), jobs.table)
+    assert outcome == f"ignored: job {job_id} was redriven after this run stopped"
+    assert jobs.get(job_id)["status"] == "processing"
+
+
+def test_sync_fails_a_job_whose_stopped_step_recorded_a_retry_afterwards(
+    jobs: JobStatusManager, failed_at: None
+) -> None:
+    """StopExecution does not stop the running Lambda; its late TransientError must not leave the
+    job `retrying` with no execution behind it."""
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+    stopped_at = int(parse_iso(jobs.get(job_id)["updatedAt"]).timestamp() * 1000)
+
+    def flaky(_record: dict) -> None:
+        raise DownloadTimeoutError("connection reset")
+
+    with pytest.raises(TransientError):
+        StepRunner(RENDER, step(job_id)).run(flaky)  # after the stop, before the event arrives
+    assert jobs.get(job_id)["status"] == "retrying"
+    sync.sync_job_status(change("ABORTED", job_id, stopDate=stopped_at, redriveCount=0), jobs.table)
+    record = jobs.get(job_id)
+    assert record["status"] == "failed"
+    assert record["error"] == {"type": "ExecutionAborted", "message": "the workflow was stopped", "state": RENDER}
+
+
 def test_sync_ignores_executions_that_did_not_fail(jobs: JobStatusManager) -> None:
     job_id = stored_job(jobs, JobStatus.PROCESSING)
     assert sync.sync_job_status(change("RUNNING", job_id), jobs.table).startswith("ignored")
