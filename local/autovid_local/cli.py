@@ -39,8 +39,18 @@ def add_up_command(subparsers: Subparsers) -> None:
         "--parameter",
         action="append",
         default=[],
+        type=name_value,
         metavar="NAME=VALUE",
         help="template parameter override (repeatable)",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        type=name_value,
+        metavar="NAME=VALUE",
+        help="environment variable for every function, over the template's (repeatable); the shell's "
+        "own variables do not reach the functions",
     )
     parser.add_argument(
         "--log-dir",
@@ -58,6 +68,13 @@ def add_up_command(subparsers: Subparsers) -> None:
     parser.set_defaults(run=run_up)
 
 
+def name_value(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def run_up(args: argparse.Namespace) -> int:
     from autovid_local.errors import LocalRuntimeError
     from autovid_local.runtime import LocalRuntime
@@ -72,7 +89,7 @@ def run_up(args: argparse.Namespace) -> int:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         # moto's interpreter logs every caught Task error at ERROR; our execution line says it once.
         logging.getLogger("moto.stepfunctions.parser.asl").setLevel(logging.CRITICAL)
-    overrides = {**local_parameter_defaults(args.template), **dict(item.split("=", 1) for item in args.parameter)}
+    overrides = {**local_parameter_defaults(args.template), **dict(args.parameter)}
     runtime = LocalRuntime(
         args.template,
         host=args.host,
@@ -82,6 +99,7 @@ def run_up(args: argparse.Namespace) -> int:
         parameter_overrides=overrides,
         log_dir=args.log_dir,
         echo_function_output=args.verbose or args.function_logs,
+        function_environment=dict(args.env),
     )
     # Ctrl-C and SIGTERM only set a flag, which the main loop polls: no KeyboardInterrupt lands in
     # the middle of start-up output or of the runtime's own code, and the handler takes no lock (a

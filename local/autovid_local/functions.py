@@ -47,7 +47,7 @@ DEFAULT_ASYNC_MAX_EVENT_AGE_SECONDS = 6 * 3600
 _HOST_VARIABLES_KEPT = frozenset(
     {
         "PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "USER", "LOGNAME",
-        "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "SYSTEMROOT",
+        "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "AWS_CA_BUNDLE", "SYSTEMROOT",
     }
 )  # fmt: skip
 
@@ -177,9 +177,11 @@ class LocalFunction:
         lambda_variables: Mapping[str, str],
         faults: FaultPlan,
         log: FunctionLog | None = None,
+        extra_variables: Mapping[str, str] | None = None,
     ):
         self.spec = spec
         self._lambda_variables = dict(lambda_variables)
+        self._extra_variables = dict(extra_variables or {})
         self._faults = faults
         self.log = log
         self._handler: Callable[[Any, LambdaContext], Any] | None = None
@@ -338,6 +340,7 @@ class LocalFunction:
             "_HANDLER": spec.handler,
             "_X_AMZN_REQUEST_ID": request_id,
             **{key: str(value) for key, value in spec.environment.items()},
+            **self._extra_variables,  # `autovid up --env`: local settings the template does not set
         }
 
 

@@ -72,6 +72,7 @@ class LocalRuntime:
         pipe_poll_seconds: float = 1.0,
         log_dir: str | Path = DEFAULT_LOG_DIR,
         echo_function_output: bool = False,
+        function_environment: Mapping[str, str] | None = None,
     ):
         self.template_path = Path(template_path)
         self.host = host
@@ -81,6 +82,7 @@ class LocalRuntime:
         self._parameter_overrides = dict(parameter_overrides or {})
         self._wait_scale = wait_scale
         self._pipe_poll_seconds = pipe_poll_seconds
+        self._function_environment = dict(function_environment or {})
         self.faults = FaultPlan()
         self.function_logs = FunctionLogs(log_dir, echo=echo_function_output)
         self.execution_observers: list[ExecutionObserver] = []
@@ -207,6 +209,9 @@ class LocalRuntime:
             "AWS_DEFAULT_REGION": self.pseudo.region,
             "AWS_ENDPOINT_URL": self.aws_endpoint_url,
             "POWERTOOLS_TRACE_DISABLED": "true",
+            # No host AWS config or credentials files: only the endpoint and the variables above count.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         }
         functions = [
             LocalFunction(
@@ -214,6 +219,7 @@ class LocalRuntime:
                 lambda_variables=lambda_variables,
                 faults=self.faults,
                 log=self.function_logs.for_function(spec.logical_id),
+                extra_variables=self._function_environment,
             )
             for spec in self.stack.functions
         ]

@@ -133,3 +133,17 @@ def test_the_venv_installs_the_autovid_console_script():
     assert result.returncode == 0, result.stderr
     for command in ("up", "submit", "status", "demo", "render"):
         assert command in result.stdout
+
+
+def test_local_settings_reach_every_function_over_the_template(local_runtime_factory, tmp_path, monkeypatch):
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = eu-west-3\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    local = local_runtime_factory(
+        TEST_TEMPLATE, log_dir=tmp_path, function_environment={"ALLOW_LOOPBACK_FETCH": "true", "PROBE_VALUE": "over"}
+    )
+    looked = ["ALLOW_LOOPBACK_FETCH", "AWS_CONFIG_FILE"]
+    payloads = [local.invoke(name, {"pause": 0, "look": looked}).json() for name in ("EnvProbeA", "EnvProbeB")]
+    assert [p["probe"] for p in payloads] == ["over", "over"], "--env wins over the template"
+    assert all(p["looked"]["ALLOW_LOOPBACK_FETCH"] == "true" for p in payloads)
+    assert all(p["looked"]["AWS_CONFIG_FILE"] == os.devnull for p in payloads), "no host AWS config file"
