@@ -60,19 +60,30 @@ class AsyncInvoker:
         self._find_function = find_function
         self._wait_scale = wait_scale
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads: list[tuple[threading.Thread, float]] = []  # and the function's Timeout
         self._lock = threading.Lock()
 
     def submit(self, function: LocalFunction, event: Any, *, source: str) -> None:
+        if self._stopping.is_set():
+            # After drain the environment and the endpoint are going away; a handler must not start.
+            logger.warning("%s: runtime stopping; %s event not delivered", function.spec.logical_id, source)
+            return
         thread = threading.Thread(
             target=self._run, args=(function, event, source), name=f"async:{function.spec.logical_id}", daemon=True
         )
         with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
+            self._threads = [(t, limit) for t, limit in self._threads if t.is_alive()]
+            self._threads.append((thread, function.spec.timeout_seconds))
         thread.start()
 
     def _run(self, function: LocalFunction, event: Any, source: str) -> None:
+        try:
+            self._invoke_with_retries(function, event, source)
+        except Exception:  # noqa: BLE001 - a thread of its own: log, never vanish silently
+            logger.exception("%s: asynchronous invocation failed; event: %s", function.spec.logical_id,
+                             json.dumps(event, default=str)[:2000])  # fmt: skip
+
+    def _invoke_with_retries(self, function: LocalFunction, event: Any, source: str) -> None:
         config = function.spec.async_config
         received = time.monotonic()
         attempts = 0
@@ -114,21 +125,21 @@ class AsyncInvoker:
                        record["requestContext"]["approximateInvokeCount"],
                        record["requestContext"]["condition"])  # fmt: skip
 
-    def drain(self, timeout: float = 10.0) -> None:
-        """Wait for invocations in flight; retries still waiting are abandoned."""
+    def drain(self) -> None:
+        """Refuse new events, abandon retries still waiting, and wait for invocations in flight
+        (each at most its function's Timeout, after which Lambda would have stopped it too)."""
         self._stopping.set()
-        deadline = time.monotonic() + timeout
         with self._lock:
             pending = list(self._threads)
-        for thread in pending:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        for thread, timeout in pending:
+            thread.join(timeout + 1.0)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait (without stopping) until no invocation is in flight; tests use it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                self._threads = [t for t in self._threads if t.is_alive()]
+                self._threads = [(t, limit) for t, limit in self._threads if t.is_alive()]
                 if not self._threads:
                     return True
             time.sleep(0.02)

@@ -34,8 +34,8 @@ class ClientError(Exception):
 
 
 class ApiUnreachableError(Exception):
-    """The API could not be reached (connection refused or dropped): exit code 1 once a job was
-    submitted, since the job itself may be fine."""
+    """The API could not be reached (connection refused or dropped): exit code 1, since the
+    input itself may be fine."""
 
 
 class WaitTimeoutError(Exception):
@@ -209,7 +209,7 @@ def wait_for_job(
             if isinstance(error, ApiError) and error.status < 500:
                 raise
             misses += 1
-            if misses > MAX_MISSED_POLLS:
+            if misses > MAX_MISSED_POLLS or (deadline is not None and time.monotonic() > deadline):
                 raise
             time.sleep(poll_seconds * misses)
             continue

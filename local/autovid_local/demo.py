@@ -23,7 +23,7 @@ from autovid_local.client import (
     StackTarget,
     upload_local_sources,
 )
-from autovid_local.jobs_cli import EXIT_BAD_INPUT, finish
+from autovid_local.jobs_cli import EXIT_BAD_INPUT, EXIT_FAILED, finish
 
 DEMO_SECONDS = 10
 
@@ -144,7 +144,7 @@ def run_demo(args: argparse.Namespace) -> int:
             job = api.submit(uploaded)
         except (ClientError, ApiError, ApiUnreachableError) as error:
             print(f"autovid demo: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return EXIT_FAILED if isinstance(error, ApiUnreachableError) else EXIT_BAD_INPUT
         say(f"3/4 submitted job {job['jobId']} (POST {target.api_url}/jobs); following it")
         code = finish(api, job["jobId"], destination, show_progress=not args.json, timeout=600, as_json=args.json)
     say(f"4/4 {'done' if code == 0 else 'the job did not complete'}: see the status JSON above")

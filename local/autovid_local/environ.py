@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import os
 import subprocess
 import threading
@@ -76,12 +77,15 @@ class _InvocationAwareEnviron(os._Environ):  # type: ignore[name-defined,misc]
 
 
 _original_popen_init = subprocess.Popen.__init__
+# Index of ``env`` among Popen's positional parameters after ``args`` (bufsize, executable, ...).
+_POPEN_ENV_POSITION = list(inspect.signature(_original_popen_init).parameters).index("env") - 1
 
 
 @functools.wraps(_original_popen_init)
 def _popen_init_with_invocation_environment(self: subprocess.Popen, *args: Any, **kwargs: Any) -> None:
     overlay = _invocation_environment.get()
-    if overlay is not None and kwargs.get("env") is None:
+    env_given_by_position = len(args) > _POPEN_ENV_POSITION
+    if overlay is not None and kwargs.get("env") is None and not env_given_by_position:
         kwargs["env"] = dict(overlay)
     _original_popen_init(self, *args, **kwargs)
 

@@ -207,6 +207,9 @@ class MotoPatches:
         self._listener = execution_listener
         self._wait_scale = wait_scale
         self._installed: list[Patch] = []
+        # Executions announced as started and still running (a repeated start is not a new one).
+        self._announced: set[str] = set()
+        self._announced_lock = threading.Lock()
 
     def patches(self) -> list[Patch]:
         patches = [
@@ -281,8 +284,7 @@ class MotoPatches:
 
     def _build_start_execution(self, original: Callable[..., Any]) -> Callable[..., Any]:
         listener = self._listener
-        announced: set[str] = set()
-        lock = threading.Lock()
+        announced, lock = self._announced, self._announced_lock
 
         def start_execution(
             backend: Any,
@@ -308,6 +310,8 @@ class MotoPatches:
 
         def terminated(communication: Any) -> None:
             original(communication)
+            with self._announced_lock:
+                self._announced.discard(communication.execution.exec_arn)
             listener.execution_finished(communication.execution)
 
         return terminated

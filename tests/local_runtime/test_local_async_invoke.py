@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from autovid_local.testing import wait_until
 
@@ -15,9 +16,12 @@ def invoke_async(runtime, payload: dict) -> None:
 
 
 def failure_records(runtime) -> list[dict]:
-    sqs = runtime.client("sqs")
-    messages = sqs.receive_message(QueueUrl=runtime.ref("AsyncFailureQueue"), MaxNumberOfMessages=10)
-    return [json.loads(message["Body"]) for message in messages.get("Messages", [])]
+    """Records in the OnFailure queue, taken out of it."""
+    sqs, queue = runtime.client("sqs"), runtime.ref("AsyncFailureQueue")
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    for message in messages:
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(message["Body"]) for message in messages]
 
 
 def test_an_event_that_keeps_failing_goes_to_the_on_failure_queue(runtime):
@@ -37,10 +41,14 @@ def test_an_event_that_keeps_failing_goes_to_the_on_failure_queue(runtime):
     assert runtime.faults.remaining("AsyncProbe") == 0
 
 
-def test_an_event_that_fails_once_is_retried_and_not_sent_anywhere(runtime):
+def test_an_event_that_fails_once_is_retried_and_not_sent_anywhere(runtime, caplog):
     runtime.inject_fault("AsyncProbe", lambda: RuntimeError("blip"), times=1)
-    invoke_async(runtime, {"pause": 0, "case": "fails once"})
-
-    wait_until(lambda: runtime.faults.remaining("AsyncProbe") == 0, what="the first attempt")
-    assert runtime.async_invoker.wait_idle(timeout=15), "the retry finished"
+    with caplog.at_level(logging.INFO, logger="autovid.local"):
+        invoke_async(runtime, {"pause": 0, "case": "fails once"})
+        wait_until(lambda: runtime.faults.remaining("AsyncProbe") == 0, what="the first attempt")
+        assert runtime.async_invoker.wait_idle(timeout=15), "the retry finished"
+    lines = [r.getMessage() for r in caplog.records if "AsyncProbe" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert "via async invoke" in lines[0] and "RuntimeError" in lines[0]
+    assert "retry 1" in lines[1] and " ok " in lines[1]
     assert failure_records(runtime) == []

@@ -159,3 +159,17 @@ def test_step_functions_have_room_for_their_work(template: dict) -> None:
     for step in (VALIDATE, RENDER, UPLOAD, FINALIZE):
         function = template["Resources"][f"{step}Function"]["Properties"]
         assert asl["States"][step]["TimeoutSeconds"] > function["Timeout"], step
+
+
+def test_status_events_that_cannot_be_applied_are_kept(template: dict) -> None:
+    sync = template["Resources"]["SyncJobStatusFunction"]["Properties"]
+    dead_letters = {"Fn::GetAtt": ["StatusSyncDeadLetterQueue", "Arn"]}
+    on_failure = sync["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert on_failure == {"Type": "SQS", "Destination": dead_letters}, "the function kept failing"
+    rule = sync["Events"]["ExecutionStatusChange"]["Properties"]
+    assert rule["DeadLetterConfig"] == {"Arn": dead_letters}, "EventBridge could not deliver"
+    assert rule["RetryPolicy"]["MaximumEventAgeInSeconds"] == 86400
+    statement = template["Resources"]["StatusSyncDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    rule_arn = {"Fn::GetAtt": ["SyncJobStatusFunctionExecutionStatusChange", "Arn"]}
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
