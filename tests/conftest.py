@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from support import REGION
+from support import REGION, REPO_ROOT
 
 
 @pytest.fixture
@@ -25,6 +25,14 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 
+def jobs_table_definition() -> dict[str, Any]:
+    """The jobs table's keys and indexes, as template.yaml declares them."""
+    from cfnlint.decode import decode
+
+    document, _ = decode(str(REPO_ROOT / "template.yaml"))
+    return document["Resources"]["JobsTable"]["Properties"]
+
+
 @pytest.fixture
 def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     """moto with the jobs table, the job queue (+DLQ) and the managed bucket."""
@@ -33,10 +41,12 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     reset_clients()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
+        table = jobs_table_definition()
         dynamodb.create_table(
             TableName="auto-vid-dynamodb-jobs-test-123456789012",
-            KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
+            KeySchema=table["KeySchema"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            GlobalSecondaryIndexes=table.get("GlobalSecondaryIndexes", []),
             BillingMode="PAY_PER_REQUEST",
         )
         sqs = boto3.client("sqs", region_name=REGION)

@@ -21,7 +21,7 @@ import yaml
 
 from autovid_local import template as types
 from autovid_local.errors import TemplateError
-from autovid_local.events import EventRuleSpec
+from autovid_local.events import EventRuleSpec, schedule_period_seconds
 from autovid_local.functions import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECONDS, AsyncInvokeConfig, FunctionSpec
 from autovid_local.pipes import PipeSpec
 from autovid_local.template import DeclaredResource, Template
@@ -252,6 +252,9 @@ class Provisioner:
         if event.get("Type") == "EventBridgeRule":
             self._function_rule(function_id, event_name, props)
             return
+        if event.get("Type") == "Schedule":
+            self._function_schedule(function_id, event_name, props)
+            return
         if event.get("Type") != "Api":
             self.stack.unsupported.append(f"{function_id}.Events.{event_name} (event type {event.get('Type')})")
             return
@@ -285,6 +288,24 @@ class Provisioner:
             if delivery_only in props:
                 # EventBridge applies them only when it cannot reach the target, which never happens locally.
                 self.stack.notes.append(f"{rule_id}: {delivery_only} applies on AWS only (local delivery never fails)")
+
+    def _function_schedule(self, function_id: str, event_name: str, props: dict[str, Any]) -> None:
+        """SAM's ``Schedule`` event: a scheduled rule whose target is the function."""
+        rule_id = f"{function_id}{event_name}"
+        enabled = props.get("Enabled", True) and props.get("State", "ENABLED") == "ENABLED"
+        target: dict[str, Any] = {"Id": function_id, "Arn": self.template.identity(function_id).attributes["Arn"]}
+        if "Input" in props:
+            target["Input"] = props["Input"]
+        spec = EventRuleSpec(
+            logical_id=rule_id,
+            name=props.get("Name") or f"{self.template.pseudo.stack_name}-{rule_id}"[:64],
+            event_pattern=None,
+            schedule_expression=props["Schedule"],
+            state="ENABLED" if enabled else "DISABLED",
+            event_bus_name=None,
+            targets=[target],
+        )
+        self._register_rule(spec)
 
     def _note_api(self, resource: DeclaredResource) -> None:
         for unsupported in ("Auth", "Cors", "DefinitionBody", "DefinitionUri"):
@@ -357,7 +378,9 @@ class Provisioner:
 
     def _register_rule(self, spec: EventRuleSpec) -> None:
         self.stack.event_rules.append(spec)
-        if not spec.watches_step_functions:
+        if spec.schedule_expression and schedule_period_seconds(spec.schedule_expression) is None:
+            self.stack.notes.append(f"{spec.logical_id}: {spec.schedule_expression} is not run locally (rate() is)")
+        elif not spec.watches_step_functions and not spec.schedule_expression:
             self.stack.notes.append(f"{spec.logical_id}: rule created; only aws.states events are delivered locally")
         request: dict[str, Any] = {"Name": spec.name, "State": spec.state}
         if spec.event_pattern is not None:

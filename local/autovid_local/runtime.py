@@ -33,7 +33,7 @@ from autovid_local.activity import log_execution_finished, log_execution_started
 from autovid_local.api import RestApiServer
 from autovid_local.async_invoke import AsyncInvoker
 from autovid_local.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
-from autovid_local.events import ExecutionObserver, ExecutionStatusChange, StepFunctionsEventRouter
+from autovid_local.events import ExecutionObserver, ExecutionStatusChange, ScheduledRules, StepFunctionsEventRouter
 from autovid_local.function_logs import FunctionLogs
 from autovid_local.functions import FaultPlan, FunctionRegistry, InvocationResult, LocalFunction
 from autovid_local.intrinsics import PseudoParameters
@@ -141,6 +141,7 @@ class LocalRuntime:
         self.stack = Provisioner(self.template, client=self.client).provision()
         self._load_functions()
         self._route_step_functions_events()
+        self._run_scheduled_rules()
         self._start_pipes()
         self._start_api()
         self._report()
@@ -240,6 +241,17 @@ class LocalRuntime:
         if router.rules:
             self.execution_observers.append(router)
             self._stops.append(router.drain)
+
+    def _run_scheduled_rules(self) -> None:
+        self.schedules = ScheduledRules(
+            self.stack.event_rules,
+            self._deliver_event,
+            region=self.pseudo.region,
+            account=self.pseudo.account_id,
+            wait_scale=self._wait_scale,
+        )
+        self.schedules.start()
+        self._stops.append(self.schedules.stop)
 
     def _deliver_event(self, target_arn: str, event: dict[str, Any]) -> bool:
         function = self.functions.find(target_arn)

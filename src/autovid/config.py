@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     jobs_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="DYNAMODB_JOBS_TTL_SECONDS")
     presigned_url_expiration: int = Field(default=86400, alias="S3_PRESIGNED_URL_EXPIRATION")
     cors_allow_origin: str = Field(default="", alias="CORS_ALLOW_ORIGIN")
+    # ReconcileJobs looks at jobs processing or retrying unchanged for this long.
+    reconcile_after_seconds: int = Field(default=900, alias="RECONCILE_AFTER_SECONDS")
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -152,9 +152,10 @@ def test_retries_that_run_out_fail_the_job_at_the_failing_step(stack: Stack) -> 
     assert keys_under(stack, f"outputs/{job['jobId']}/") == []
 
 
-def test_status_sync_is_retried_and_then_kept_in_its_dead_letter_queue(stack: Stack) -> None:
+def test_status_sync_is_retried_then_kept_in_its_dead_letter_queue_and_reconciled(stack: Stack) -> None:
     """A crash no step records: only SyncJobStatus can mark the job failed. Its failures are retried
-    (asynchronous invoke), and an event it never manages to apply waits in its queue."""
+    (asynchronous invoke), an event it never manages to apply waits in its queue, and ReconcileJobs
+    still fails the job."""
     runtime, sqs = stack.runtime, stack.runtime.client("sqs")
     dead_letters = runtime.ref("StatusSyncDeadLetterQueue")
     try:
@@ -182,6 +183,13 @@ def test_status_sync_is_retried_and_then_kept_in_its_dead_letter_queue(stack: St
     assert event["detail"]["status"] == "FAILED"
     assert json.loads(event["detail"]["input"]) in ({"jobId": stuck["jobId"]}, [{"jobId": stuck["jobId"]}])
     assert stack.api.status(stuck["jobId"])["status"] == "processing", "visible in the queue, not lost"
+
+    # The scheduled ReconcileJobs finds it anyway (run here at once instead of after 15 min).
+    report = runtime.invoke("ReconcileJobsFunction", {"olderThanSeconds": 0}).json()
+    assert stuck["jobId"] in report["markedFailed"]
+    final = stack.api.status(stuck["jobId"])
+    assert final["status"] == "failed"
+    assert final["error"]["state"] == "RenderVideo" and final["error"]["type"] == "MemoryError"
 
 
 def test_a_missing_asset_fails_the_job_naming_asset_and_state(stack: Stack) -> None:

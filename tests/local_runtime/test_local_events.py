@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from autovid_local.events import matches, unsupported_operators
+from autovid_local.events import matches, schedule_period_seconds, unsupported_operators
 from autovid_local.testing import run_execution, wait_until
 
 
@@ -54,3 +54,29 @@ def test_unsupported_operators_are_found():
     pattern = {"detail": {"status": [{"suffix": "ED"}, "FAILED"], "x": {"y": [{"numeric": [">", 1]}, {"prefix": "a"}]}}}
     assert unsupported_operators(pattern) == {"suffix", "numeric"}
     assert unsupported_operators({"source": ["aws.states"]}) == set()
+
+
+def ticks(runtime) -> list[dict]:
+    items = runtime.client("dynamodb").scan(TableName=runtime.ref("JobsTable"))["Items"]
+    return [json.loads(item["event"]["S"]) for item in items if item["jobId"]["S"].startswith("tick-")]
+
+
+def test_rate_schedules_invoke_their_targets(runtime):
+    def both_kinds() -> bool:
+        seen = ticks(runtime)
+        return any(e.get("detail-type") == "Scheduled Event" for e in seen) and {"custom": True} in seen
+
+    wait_until(both_kinds, timeout=15, what="both scheduled rules to fire")
+    event = next(e for e in ticks(runtime) if e.get("detail-type") == "Scheduled Event")
+    assert event["source"] == "aws.events" and event["detail"] == {}
+    assert event["resources"] == [
+        f"arn:aws:events:{runtime.pseudo.region}:{runtime.pseudo.account_id}:rule/auto-vid-local-TickerFunctionEveryMinute"
+    ]
+
+
+def test_cron_schedules_are_reported_not_run(runtime):
+    assert "TickerFunctionNightly: cron(0 3 * * ? *) is not run locally (rate() is)" in runtime.stack.notes
+    assert schedule_period_seconds("rate(5 minutes)") == 300
+    assert schedule_period_seconds("rate(1 hour)") == 3600
+    assert schedule_period_seconds("rate(0 minutes)") is None
+    assert schedule_period_seconds("cron(0 3 * * ? *)") is None

@@ -79,5 +79,9 @@ def test_parameter_overrides_flip_conditions():
 def test_unsupported_and_ignored_resources_are_listed(runtime):
     assert runtime.stack.unsupported == ["Notifications (AWS::SNS::Topic)"]
     assert "ArtifactsBucketPolicy (AWS::S3::BucketPolicy)" in runtime.stack.ignored
-    assert [rule.name for rule in runtime.stack.event_rules] == [runtime.ref("WorkflowStatusRule")]
-    assert runtime.stack.event_rules[0].watches_step_functions
+    rules = {rule.name: rule for rule in runtime.stack.event_rules}
+    assert rules[runtime.ref("WorkflowStatusRule")].watches_step_functions
+    scheduled = sorted(name for name, rule in rules.items() if rule.schedule_expression)
+    assert scheduled == [
+        f"auto-vid-local-TickerFunction{event}" for event in ("EveryMinute", "EveryMinuteWithInput", "Nightly")
+    ]

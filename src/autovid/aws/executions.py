@@ -1,9 +1,31 @@
-"""Step Functions execution history, read by the status-sync function."""
+"""Step Functions executions, read by the status-sync and reconcile functions."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
 from autovid.aws.clients import client
 from autovid.aws.errors import aws_call
+
+
+def describe_execution(execution_arn: str) -> dict[str, Any] | None:
+    """DescribeExecution, or None when the execution does not exist (any more: AWS keeps a
+    STANDARD execution's record for 90 days after it ends)."""
+    with aws_call("Step Functions DescribeExecution"):
+        try:
+            description = client("stepfunctions").describe_execution(executionArn=execution_arn)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return None
+            raise
+    return description
+
+
+def epoch_millis(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
 
 
 def last_entered_state(execution_arn: str) -> str | None:

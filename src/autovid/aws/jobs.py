@@ -62,6 +62,25 @@ class JobsTable:
                     raise JobAlreadyExistsError(f"job {record['jobId']} already exists") from exc
                 raise
 
+    def ids_with_status(self, status: str, *, updated_before: str, index: str = "StatusIndex") -> list[str]:
+        """Ids of the jobs in ``status`` whose last change is older than ``updated_before`` (ISO)."""
+        ids: list[str] = []
+        with aws_call("DynamoDB Query"):
+            pages = (
+                client("dynamodb")
+                .get_paginator("query")
+                .paginate(
+                    TableName=self.table_name,
+                    IndexName=index,
+                    KeyConditionExpression="#status = :status AND #updatedAt < :before",
+                    ExpressionAttributeNames={"#status": "status", "#updatedAt": "updatedAt"},
+                    ExpressionAttributeValues={":status": {"S": status}, ":before": {"S": updated_before}},
+                )
+            )
+            for page in pages:
+                ids += [item["jobId"]["S"] for item in page.get("Items", [])]
+        return ids
+
     def get(self, job_id: str) -> dict[str, Any] | None:
         with aws_call("DynamoDB GetItem"):
             response = client("dynamodb").get_item(

@@ -1,0 +1,136 @@
+"""ReconcileJobs: jobs whose execution ended without a status event are found and failed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from support import minimal_spec
+
+from autovid import reconcile, sync
+from autovid.aws.jobs import JobsTable
+from autovid.config import Settings
+from autovid.records import JobStatus, iso, new_job_record, utc_now
+from autovid.spec import parse_spec
+from autovid.status import JobStatusManager
+
+ARN = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:"
+LONG_AGO = timedelta(minutes=20)
+
+
+@pytest.fixture
+def jobs(aws: dict) -> JobStatusManager:
+    return JobStatusManager(JobsTable(Settings.from_env().jobs_table))
+
+
+@pytest.fixture
+def executions(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any] | None]:
+    """DescribeExecution answers by ARN (absent: ExecutionDoesNotExist)."""
+    known: dict[str, dict[str, Any] | None] = {}
+    monkeypatch.setattr(reconcile, "describe_execution", lambda arn: known.get(arn))
+    monkeypatch.setattr(sync, "last_entered_state", lambda arn: "RenderVideo")
+    return known
+
+
+def stored_job(jobs: JobStatusManager, status: JobStatus, *, age: timedelta = LONG_AGO, run: str = "r") -> str:
+    record = new_job_record(parse_spec(minimal_spec()), ttl_seconds=3600, now=utc_now() - age)
+    record["status"] = status.value
+    record["executionArn"] = ARN + run
+    jobs.table.create(record)
+    return record["jobId"]
+
+
+def ended(status: str, job_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "status": status,
+        "input": json.dumps([{"jobId": job_id}]),
+        "stopDate": datetime.now(UTC) - timedelta(minutes=15),
+        "redriveCount": 0,
+        **extra,
+    }
+
+
+def run(jobs: JobStatusManager) -> reconcile.ReconcileReport:
+    return reconcile.reconcile_jobs(jobs.table, older_than=timedelta(minutes=15))
+
+
+def test_a_job_whose_execution_failed_unrecorded_is_marked_failed(jobs, executions) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING, run="lost-event")
+    cause = json.dumps({"errorType": "MemoryError", "errorMessage": "render ran out of memory"})
+    executions[ARN + "lost-event"] = ended("FAILED", job_id, error="MemoryError", cause=cause)
+    report = run(jobs)
+    assert report.markedFailed == [job_id] and report.checked == 1
+    record = jobs.get(job_id)
+    assert record["status"] == "failed"
+    assert record["error"] == {"type": "MemoryError", "message": "render ran out of memory", "state": "RenderVideo"}
+
+
+def test_timed_out_and_aborted_executions_fail_their_retrying_jobs(jobs, executions) -> None:
+    timed_out = stored_job(jobs, JobStatus.RETRYING, run="t")
+    aborted = stored_job(jobs, JobStatus.PROCESSING, run="a")
+    executions[ARN + "t"] = ended("TIMED_OUT", timed_out)
+    executions[ARN + "a"] = ended("ABORTED", aborted)
+    assert sorted(run(jobs).markedFailed) == sorted([timed_out, aborted])
+    assert jobs.get(timed_out)["error"]["type"] == "States.Timeout"
+    assert jobs.get(aborted)["error"]["type"] == "ExecutionAborted"
+
+
+def test_running_executions_and_recent_jobs_are_left_alone(jobs, executions) -> None:
+    long_render = stored_job(jobs, JobStatus.PROCESSING, run="long")
+    executions[ARN + "long"] = {"status": "RUNNING", "input": "{}"}
+    recent = stored_job(jobs, JobStatus.PROCESSING, age=timedelta(minutes=2), run="recent")
+    executions[ARN + "recent"] = ended("FAILED", recent)
+    report = run(jobs)
+    assert report.checked == 1 and report.running == 1 and report.markedFailed == []
+    assert jobs.get(long_render)["status"] == "processing"
+    assert jobs.get(recent)["status"] == "processing", "the status event may still be on its way"
+
+
+def test_terminal_and_submitted_jobs_are_never_checked(jobs, executions) -> None:
+    for status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.SUBMITTED):
+        job_id = stored_job(jobs, status, run=status.value)
+        executions[ARN + status.value] = ended("FAILED", job_id)
+    assert run(jobs).checked == 0
+
+
+def test_an_execution_that_no_longer_exists_fails_the_job(jobs, executions) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING, run="expired")
+    assert run(jobs).markedFailed == [job_id]
+    assert jobs.get(job_id)["error"]["type"] == "ExecutionNotFound"
+
+
+def test_a_succeeded_execution_with_an_unfinished_job_is_reported_not_hidden(jobs, executions) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING, run="odd")
+    executions[ARN + "odd"] = ended("SUCCEEDED", job_id)
+    report = run(jobs)
+    assert report.left == {job_id: "processing, but its execution SUCCEEDED"}
+    assert jobs.get(job_id)["status"] == "processing"
+
+
+def test_a_job_redriven_since_is_left_to_its_new_run(jobs, executions) -> None:
+    job_id = stored_job(jobs, JobStatus.RETRYING, run="redriven")
+    jobs.table.update(
+        job_id,
+        update_expression="SET #count = :one",
+        condition_expression="attribute_exists(jobId)",
+        names={"#count": "redriveCount"},
+        values={":one": 1},
+    )
+    executions[ARN + "redriven"] = ended("FAILED", job_id, redriveCount=0)
+    report = run(jobs)
+    assert job_id in report.left and jobs.get(job_id)["status"] == "retrying"
+
+
+def test_the_cut_off_is_the_last_change_not_submission(jobs, executions) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING, run="busy")
+    executions[ARN + "busy"] = ended("FAILED", job_id)
+    jobs.table.update(
+        job_id,
+        update_expression="SET #updatedAt = :now",
+        condition_expression="attribute_exists(jobId)",
+        names={"#updatedAt": "updatedAt"},
+        values={":now": iso(utc_now())},
+    )
+    assert run(jobs).checked == 0
