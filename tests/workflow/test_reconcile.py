@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from support import minimal_spec
 
 from autovid import reconcile, sync
@@ -134,3 +135,17 @@ def test_the_cut_off_is_the_last_change_not_submission(jobs, executions) -> None
         values={":now": iso(utc_now())},
     )
     assert run(jobs).checked == 0
+
+
+def test_the_sample_events_work_with_the_handlers(aws: dict) -> None:
+    from support import EVENTS_DIR, FakeLambdaContext, load_handler_module
+
+    sync_handler = load_handler_module("sync_job_status").handler
+    outcome = sync_handler(json.loads((EVENTS_DIR / "sync_job_status.json").read_text()), FakeLambdaContext())
+    assert outcome == {"outcome": "ignored: job 0b7a1f4e-8c55-4e0f-9a37-5d2c1b0e9f88 not found"}
+
+    reconcile_handler = load_handler_module("reconcile_jobs").handler
+    report = reconcile_handler(json.loads((EVENTS_DIR / "reconcile_jobs.json").read_text()), FakeLambdaContext())
+    assert report == {"checked": 0, "running": 0, "markedFailed": [], "left": {}}
+    with pytest.raises(ValidationError, match="olderThanSeconds"):
+        reconcile_handler({"olderThanSeconds": -1}, FakeLambdaContext())
