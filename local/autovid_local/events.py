@@ -135,18 +135,29 @@ def _as_json_text(value: Any) -> str | None:
     return json.dumps(value)
 
 
-def status_change_event(change: ExecutionStatusChange, *, region: str, account: str) -> dict[str, Any]:
-    """The EventBridge event AWS emits for an execution status change."""
+def eventbridge_event(
+    source: str, detail_type: str, detail: dict[str, Any], *, resources: list[str], region: str, account: str
+) -> dict[str, Any]:
+    """An event as EventBridge delivers it to a target."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
+        "detail-type": detail_type,
+        "source": source,
         "account": account,
         "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
-        "resources": [change.execution_arn],
-        "detail": {
+        "resources": resources,
+        "detail": detail,
+    }
+
+
+def status_change_event(change: ExecutionStatusChange, *, region: str, account: str) -> dict[str, Any]:
+    """The EventBridge event AWS emits for an execution status change."""
+    return eventbridge_event(
+        "aws.states",
+        "Step Functions Execution Status Change",
+        {
             "executionArn": change.execution_arn,
             "stateMachineArn": change.state_machine_arn,
             "name": change.name,
@@ -161,7 +172,10 @@ def status_change_event(change: ExecutionStatusChange, *, region: str, account: 
             "cause": change.cause,
             "redriveCount": change.redrive_count,
         },
-    }
+        resources=[change.execution_arn],
+        region=region,
+        account=account,
+    )
 
 
 _RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
@@ -177,17 +191,8 @@ def schedule_period_seconds(expression: str) -> float | None:
 
 def scheduled_event(rule: EventRuleSpec, *, region: str, account: str) -> dict[str, Any]:
     """What EventBridge sends a target of a scheduled rule."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": account,
-        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{account}:rule/{rule.name}"],
-        "detail": {},
-    }
+    rule_arn = f"arn:aws:events:{region}:{account}:rule/{rule.name}"
+    return eventbridge_event("aws.events", "Scheduled Event", {}, resources=[rule_arn], region=region, account=account)
 
 
 class ScheduledRules:
