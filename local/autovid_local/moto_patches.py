@@ -24,8 +24,10 @@ Patches:
     AWS writes milliseconds and ``Z``. Job records store it, so it must look the same.
 
 ``execution-listener``
-    Reports each execution's start and end: the one-line activity log, and the
-    "Step Functions Execution Status Change" events delivered to ``aws.states`` rules.
+    Reports each execution's start and end, once each and in that order (an execution can end
+    before StartExecution returns; its end is then held until its start is reported): the
+    one-line activity log, and the "Step Functions Execution Status Change" events delivered
+    to ``aws.states`` rules.
 
 ``scaled-retry-wait`` / ``scaled-wait-state`` (installed only when ``wait_scale != 1``)
     ASL requires ``IntervalSeconds >= 1`` and moto sleeps in real time; tests scale Retry
@@ -207,9 +209,11 @@ class MotoPatches:
         self._listener = execution_listener
         self._wait_scale = wait_scale
         self._installed: list[Patch] = []
-        # Executions announced as started and still running (a repeated start is not a new one).
-        self._announced: set[str] = set()
-        self._announced_lock = threading.Lock()
+        # Start and end are reported in that order, once each: executions reported as started and
+        # still running, and those that ended before their start was reported.
+        self._running: set[str] = set()
+        self._ended_before_start: dict[str, Any] = {}
+        self._order_lock = threading.Lock()
 
     def patches(self) -> list[Patch]:
         patches = [
@@ -284,7 +288,6 @@ class MotoPatches:
 
     def _build_start_execution(self, original: Callable[..., Any]) -> Callable[..., Any]:
         listener = self._listener
-        announced, lock = self._announced, self._announced_lock
 
         def start_execution(
             backend: Any,
@@ -294,13 +297,19 @@ class MotoPatches:
             trace_header: str | None = None,
         ) -> Any:
             execution = original(backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+            arn = execution.exec_arn
             # A repeated start with the same name and input returns the running execution (AWS's
-            # idempotency); that is not a new start.
-            with lock:
-                is_new = execution.exec_arn not in announced
-                announced.add(execution.exec_arn)
+            # idempotency); that is not a new start. A short execution can end before this line:
+            # its end, held back by ``terminated``, is reported after its start.
+            with self._order_lock:
+                is_new = arn not in self._running
+                ended_early = self._ended_before_start.pop(arn, None)
+                if is_new and ended_early is None:
+                    self._running.add(arn)
             if is_new:
                 listener.execution_started(execution)
+            if ended_early is not None:
+                listener.execution_finished(ended_early)
             return execution
 
         return start_execution
@@ -310,9 +319,15 @@ class MotoPatches:
 
         def terminated(communication: Any) -> None:
             original(communication)
-            with self._announced_lock:
-                self._announced.discard(communication.execution.exec_arn)
-            listener.execution_finished(communication.execution)
+            execution = communication.execution
+            with self._order_lock:
+                started = execution.exec_arn in self._running
+                if started:
+                    self._running.discard(execution.exec_arn)
+                else:
+                    self._ended_before_start[execution.exec_arn] = execution
+            if started:
+                listener.execution_finished(execution)
 
         return terminated
 

@@ -133,3 +133,32 @@ def test_a_repeated_named_start_is_announced_once(runtime):
         runtime.execution_observers.remove(seen.append)
     starts = [c for c in seen if c.execution_arn == first["executionArn"] and c.status == "RUNNING"]
     assert len(starts) == 1, "moto patch 'unnamed-start-execution' announced a repeated start twice"
+
+
+def test_an_execution_that_ends_before_its_start_returns_is_reported_in_order():
+    from types import SimpleNamespace
+
+    from autovid_local.moto_patches import MotoPatches
+
+    reported: list[tuple[str, str]] = []
+    listener = SimpleNamespace(
+        execution_started=lambda e: reported.append(("started", e.exec_arn)),
+        execution_finished=lambda e: reported.append(("finished", e.exec_arn)),
+    )
+    patches = MotoPatches(dispatch_lambda=lambda *_: None, execution_listener=listener)
+    terminated = patches._build_terminated(lambda communication: None)
+    quick = SimpleNamespace(exec_arn="arn:quick")
+
+    def start_that_finishes_at_once(backend, machine, name, execution_input, trace_header):
+        terminated(SimpleNamespace(execution=quick))  # the worker thread won the race
+        return quick
+
+    patches._build_start_execution(start_that_finishes_at_once)(None, "arn:machine", "quick", "{}", None)
+    assert reported == [("started", "arn:quick"), ("finished", "arn:quick")]
+
+    slow = SimpleNamespace(exec_arn="arn:slow")
+    start = patches._build_start_execution(lambda *args: slow)
+    start(None, "arn:machine", "slow", "{}", None)
+    start(None, "arn:machine", "slow", "{}", None)  # the same name and input while running
+    terminated(SimpleNamespace(execution=slow))
+    assert reported[2:] == [("started", "arn:slow"), ("finished", "arn:slow")]
