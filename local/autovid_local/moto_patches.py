@@ -41,6 +41,7 @@ Patches:
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import inspect
 import socket
@@ -182,14 +183,17 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
-class _ScaledClock:
-    """Stands in for the ``time`` module inside moto's retrier: ``sleep`` is scaled."""
+class ScaledClock:
+    """Stands in for the ``time`` module inside moto's retrier: ``sleep`` is scaled. The last
+    requested (unscaled) sleeps are kept, so a test can see the patch at work without timing it."""
 
     def __init__(self, scale: float):
-        self._scale = scale
+        self.scale = scale
+        self.requested: collections.deque[float] = collections.deque(maxlen=100)
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(seconds * self._scale)
+        self.requested.append(seconds)
+        time.sleep(seconds * self.scale)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
@@ -243,7 +247,7 @@ class MotoPatches:
         ]
         if self._wait_scale != 1.0:
             patches += [
-                Patch("scaled-retry-wait", _retrier_module, "time", None, lambda _: _ScaledClock(self._wait_scale)),
+                Patch("scaled-retry-wait", _retrier_module, "time", None, lambda _: ScaledClock(self._wait_scale)),
                 Patch(
                     "scaled-wait-state",
                     _wait_function,

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from autovid_local.errors import MotoPatchError
-from autovid_local.moto_patches import all_patches
-from autovid_local.testing import run_execution, wait_until
+from autovid_local.moto_patches import ScaledClock, all_patches
+from autovid_local.testing import TEST_WAIT_SCALE, run_execution, wait_until
 
 from autovid.errors import TransientError
 
@@ -59,15 +59,19 @@ def test_execution_listener(runtime):
 
 
 def test_scaled_retry_wait(runtime):
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    clock = retrier_decl.time
+    assert isinstance(clock, ScaledClock), "moto patch 'scaled-retry-wait' is not installed"
+    clock.requested.clear()
     runtime.inject_fault("WorkerFunction", lambda: TransientError("flaky"), times=2)
-    started = time.monotonic()
 
     description = run_execution(runtime, "JobWorkflow", {"jobId": f"scaled-{time.time_ns()}"})
 
-    elapsed = time.monotonic() - started
     assert description["status"] == "SUCCEEDED"
-    # Unscaled, the two retries would wait 1 s + 2 s.
-    assert elapsed < 2.5, f"moto patch 'scaled-retry-wait' did not shorten Retry back-off ({elapsed:.1f}s)"
+    # IntervalSeconds 1, BackoffRate 2: the retrier asked for 1 s and 2 s, and slept 1% of that.
+    assert list(clock.requested) == [1.0, 2.0], "moto patch 'scaled-retry-wait' did not see the Retry waits"
+    assert clock.scale == TEST_WAIT_SCALE
 
 
 def fan_out(runtime, count: int = 6) -> dict:
