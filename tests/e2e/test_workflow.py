@@ -284,3 +284,26 @@ def test_cli_reports_bad_input_with_exit_code_2(stack: Stack, tmp_path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "timeline[1].data.assetId: unknown audio asset 'sfx_x'" in result.stderr
+
+
+def test_cli_status_prints_the_job_and_exits_by_its_outcome(stack: Stack) -> None:
+    completed = stack.run(stack.spec())
+    broken = stack.spec()
+    broken["assets"]["audio"][1]["source"] = f"s3://{stack.bucket}/assets/e2e/not-there.wav"
+    failed = stack.run(broken)
+    env = {**stack.runtime.client_environment(), "PATH": "/usr/bin:/bin"}
+
+    def status(job_id: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "autovid_local", "status", job_id, "--api", stack.runtime.api_url, "--json"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    done = status(completed["jobId"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "completed"
+    gone_wrong = status(failed["jobId"])
+    assert gone_wrong.returncode == 1
+    assert json.loads(gone_wrong.stdout)["error"]["state"] == "ValidateJob"
+    unknown = status("00000000-0000-4000-8000-000000000000")
+    assert unknown.returncode == 2 and json.loads(unknown.stdout)["error"]
