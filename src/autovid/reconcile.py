@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from autovid.aws.executions import describe_execution, epoch_millis
 from autovid.aws.jobs import JobsTable
-from autovid.errors import InvalidTransitionError
+from autovid.errors import AutoVidError, InvalidTransitionError, JobNotFoundError
 from autovid.records import JobError, JobStatus, iso, utc_now
 from autovid.status import JobStatusManager
 from autovid.sync import ENDED_UNSUCCESSFULLY, ExecutionStatusChange, sync_job_status
@@ -41,12 +41,21 @@ def reconcile_jobs(table: JobsTable, *, older_than: timedelta, now: datetime | N
     for status in STALE_STATUSES:
         for job_id in table.ids_with_status(status.value, updated_before=cutoff):
             report.checked += 1
-            _reconcile_one(jobs, table, job_id, report)
+            try:
+                _reconcile_one(jobs, table, job_id, report)
+            except AutoVidError as exc:  # one job's trouble must not stop the sweep
+                log.warning("could not reconcile job %s: %s", job_id, exc)
+                report.left[job_id] = f"{type(exc).__name__}: {exc.message}"
     return report
 
 
 def _reconcile_one(jobs: JobStatusManager, table: JobsTable, job_id: str, report: ReconcileReport) -> None:
-    record = jobs.get(job_id)
+    try:
+        record = jobs.get(job_id)
+    except JobNotFoundError:
+        return  # expired (TTL) since the index was read
+    if record["status"] not in {s.value for s in STALE_STATUSES}:
+        return  # it moved on since the index was read
     execution_arn = record.get("executionArn")
     if not execution_arn:
         report.left[job_id] = f"{record['status']} without an execution"
@@ -66,10 +75,13 @@ def _reconcile_one(jobs: JobStatusManager, table: JobsTable, job_id: str, report
         report.running += 1
         return
     if status not in ENDED_UNSUCCESSFULLY:
+        now_status = jobs.get(job_id)["status"]
+        if now_status not in {s.value for s in STALE_STATUSES}:
+            return  # it completed while we looked
         # The owning execution succeeded, so FinalizeJob completed the job; seeing this means
         # something is wrong that a status change must not paper over.
-        log.error("job %s is %s but its execution %s", job_id, record["status"], status)
-        report.left[job_id] = f"{record['status']}, but its execution {status}"
+        log.error("job %s is %s but its execution %s", job_id, now_status, status)
+        report.left[job_id] = f"{now_status}, but its execution {status}"
         return
     change = ExecutionStatusChange.model_validate(
         {
@@ -82,7 +94,7 @@ def _reconcile_one(jobs: JobStatusManager, table: JobsTable, job_id: str, report
             "redriveCount": execution.get("redriveCount", 0),
         }
     )
-    outcome = sync_job_status(change, table)
+    outcome = sync_job_status(change, table, current=True)
     if outcome.startswith("ignored"):
         report.left[job_id] = outcome
     else:

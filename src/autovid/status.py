@@ -47,13 +47,14 @@ def transition_update(
     reason: str,
     fields: dict[str, Any] | None = None,
     claim_for: str | None = None,
-    unchanged_since: str | None = None,
+    not_claimed_since: str | None = None,
     only_from: frozenset[JobStatus] | None = None,
 ) -> ConditionalUpdate:
     """The UpdateItem parameters for a change to ``new``; the state machine's MarkProcessing is
     checked against this. ``claim_for`` records an execution ARN as the job's owner and refuses
-    the change when another execution already owns the job. ``unchanged_since`` (an ISO time)
-    refuses it when the job's status changed after that moment: news that arrives late.
+    the change when another execution already owns the job. ``not_claimed_since`` (an ISO time)
+    refuses it when a run set the job ``processing`` after that moment: news that arrives after a
+    redrive already took the job back.
     ``only_from`` narrows the statuses the change may start from (never widens them)."""
     allowed_sources = ALLOWED_TRANSITIONS[new]
     if only_from is not None and not only_from <= allowed_sources:
@@ -84,9 +85,10 @@ def transition_update(
         values[":owner"] = claim_for
         assignments.append("#owner = :owner")
         condition += " AND (attribute_not_exists(#owner) OR #owner = :owner)"
-    if unchanged_since is not None:
-        values[":since"] = unchanged_since
-        condition += " AND #updatedAt <= :since"
+    if not_claimed_since is not None:
+        values[":since"] = not_claimed_since
+        values[":claimed"] = S.PROCESSING.value
+        condition += " AND (#status <> :claimed OR #updatedAt <= :since)"
     return ConditionalUpdate(
         update_expression="SET " + ", ".join(assignments),
         condition_expression=condition,
@@ -114,7 +116,7 @@ class JobStatusManager:
         fields: dict[str, Any] | None = None,
         now: datetime | None = None,
         claim_for: str | None = None,
-        unchanged_since: str | None = None,
+        not_claimed_since: str | None = None,
         only_from: frozenset[JobStatus] | None = None,
     ) -> dict[str, Any]:
         """Apply one allowed change; raises InvalidTransitionError (record unchanged) otherwise."""
@@ -126,7 +128,7 @@ class JobStatusManager:
             reason=reason,
             fields=fields,
             claim_for=claim_for,
-            unchanged_since=unchanged_since,
+            not_claimed_since=not_claimed_since,
             only_from=only_from,
         )
         try:
@@ -220,7 +222,7 @@ class JobStatusManager:
         error: JobError,
         *,
         now: datetime | None = None,
-        unchanged_since: str | None = None,
+        not_claimed_since: str | None = None,
         claim_for: str | None = None,
     ) -> dict[str, Any]:
         return self.transition(
@@ -229,6 +231,6 @@ class JobStatusManager:
             reason=f"{error.type}: {error.message}"[:500],
             now=now,
             fields={"error": error.model_dump(), "progress": None},
-            unchanged_since=unchanged_since,
+            not_claimed_since=not_claimed_since,
             claim_for=claim_for,
         )

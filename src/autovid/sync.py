@@ -4,9 +4,9 @@ Triggered by EventBridge "Step Functions Execution Status Change" events (FAILED
 ABORTED). Steps record permanent failures themselves; this records the rest: retries that ran
 out, task timeouts, crashes, aborts and failures before the first step. Every change goes
 through the status module, so a job that is already terminal or owned by another execution is
-left alone. News from before a redrive (the job's ``redriveCount`` is higher than the event's) is
-ignored too. Anything else this execution's steps wrote after it stopped (a step still running
-after StopExecution can still record a retry) does not stop the job from being marked failed.
+left alone, and so is news from before a redrive: the job's ``redriveCount`` is higher than the
+event's, or a run set the job ``processing`` after the execution stopped. A retry that a step
+still running after StopExecution recorded does not stop the job from being marked failed.
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ def failure_of(change: ExecutionStatusChange, state: str | None, record: dict) -
     return JobError(type=change.error or "States.Failed", message=message[:1000], state=state)
 
 
-def sync_job_status(change: ExecutionStatusChange, table: JobsTable) -> str:
-    """Apply the change to the job; returns what was done (for the log)."""
+def sync_job_status(change: ExecutionStatusChange, table: JobsTable, *, current: bool = False) -> str:
+    """Apply the change to the job; returns what was done (for the log). ``current`` says the
+    change was just read from DescribeExecution (ReconcileJobs), not an event that may be late."""
     job_id = job_id_of(change)
     if job_id is None:
         return "ignored: the execution input has no jobId"
@@ -85,16 +86,18 @@ def sync_job_status(change: ExecutionStatusChange, table: JobsTable) -> str:
         return f"ignored: job {job_id} belongs to {owner}"
     if change.status not in ENDED_UNSUCCESSFULLY:
         return f"ignored: {change.status} needs no change for job {job_id}"
-    unchanged_since = None
-    if change.redrive_count is not None:
-        if int(record.get("redriveCount") or 0) > change.redrive_count:
-            return f"ignored: job {job_id} was redriven after this run stopped"
-    else:  # an event without redriveCount: fall back to time, news older than the job's last change
+    if change.redrive_count is not None and int(record.get("redriveCount") or 0) > change.redrive_count:
+        return f"ignored: job {job_id} was redriven after this run stopped"
+    # A late event must not fail a run that took the job back after the stop (a redrive whose
+    # step found the job still retrying). Only a run sets `processing`: a step still running
+    # after StopExecution can only record a retry, which does not block the verdict.
+    not_claimed_since = None
+    if not current:
         stopped = datetime.fromtimestamp(change.stop_date / 1000, UTC) if change.stop_date else utc_now()
-        unchanged_since = iso(stopped)
+        not_claimed_since = iso(stopped)
     error = failure_of(change, last_entered_state(change.execution_arn), record)
     try:
-        jobs.mark_failed(job_id, error, unchanged_since=unchanged_since, claim_for=change.execution_arn)
+        jobs.mark_failed(job_id, error, not_claimed_since=not_claimed_since, claim_for=change.execution_arn)
     except InvalidTransitionError as exc:
         return f"ignored: {exc.message}"
     return f"job {job_id} marked failed at {error.state}"

@@ -149,3 +149,29 @@ def test_the_sample_events_work_with_the_handlers(aws: dict) -> None:
     assert report == {"checked": 0, "running": 0, "markedFailed": [], "left": {}}
     with pytest.raises(ValidationError, match="olderThanSeconds"):
         reconcile_handler({"olderThanSeconds": -1}, FakeLambdaContext())
+
+
+def test_one_jobs_trouble_does_not_stop_the_sweep(jobs, executions, monkeypatch) -> None:
+    from autovid.errors import UpstreamUnavailableError
+
+    throttled = stored_job(jobs, JobStatus.PROCESSING, age=timedelta(hours=2), run="throttled")
+    fine = stored_job(jobs, JobStatus.PROCESSING, run="fine")
+    executions[ARN + "fine"] = ended("FAILED", fine)
+    answers = dict(executions)
+
+    def describe(arn: str):
+        if arn == ARN + "throttled":
+            raise UpstreamUnavailableError("Step Functions DescribeExecution failed: ThrottlingException")
+        return answers.get(arn)
+
+    monkeypatch.setattr(reconcile, "describe_execution", describe)
+    expired = "00000000-0000-4000-8000-000000000000"  # gone (TTL) between the query and the read
+    listed = jobs.table.ids_with_status
+    monkeypatch.setattr(jobs.table, "ids_with_status", lambda status, **kw: [expired, *listed(status, **kw)])
+
+    report = run(jobs)
+    assert report.markedFailed == [fine]
+    assert report.left == {
+        throttled: "UpstreamUnavailableError: Step Functions DescribeExecution failed: ThrottlingException"
+    }
+    assert jobs.get(throttled)["status"] == "processing"

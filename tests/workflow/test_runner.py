@@ -348,6 +348,19 @@ def test_sync_ignores_a_failure_from_before_a_redrive(jobs: JobStatusManager, fa
     assert jobs.get(job_id)["status"] == "processing"
 
 
+def test_a_late_event_cannot_fail_a_redrive_that_found_the_job_still_retrying(
+    jobs: JobStatusManager, failed_at: None
+) -> None:
+    """Retries ran out with the job `retrying`; the FAILED event is late (EventBridge retrying,
+    or waiting in the dead-letter queue) and the operator redrives first."""
+    job_id = stored_job(jobs, JobStatus.RETRYING)
+    stopped_at = int(parse_iso(jobs.get(job_id)["updatedAt"]).timestamp() * 1000)
+    StepRunner(RENDER, step(job_id)).run(lambda r: None)  # the redriven step claims the job
+    outcome = sync.sync_job_status(change("FAILED", job_id, stopDate=stopped_at, redriveCount=0), jobs.table)
+    assert outcome.startswith("ignored")
+    assert jobs.get(job_id)["status"] == "processing"
+
+
 def test_sync_fails_a_job_whose_stopped_step_recorded_a_retry_afterwards(
     jobs: JobStatusManager, failed_at: None
 ) -> None:
