@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: Lambda waits about a minute before the first retry and two before the second.
 RETRY_DELAYS_SECONDS = (60.0, 120.0)
+#: How long stopping the runtime waits for asynchronous invocations still running.
+DRAIN_SECONDS = 30.0
 
 
 def invocation_record(
@@ -64,17 +66,17 @@ class AsyncInvoker:
         self._lock = threading.Lock()
 
     def submit(self, function: LocalFunction, event: Any, *, source: str) -> None:
-        if self._stopping.is_set():
-            # After drain the environment and the endpoint are going away; a handler must not start.
-            logger.warning("%s: runtime stopping; %s event not delivered", function.spec.logical_id, source)
-            return
         thread = threading.Thread(
             target=self._run, args=(function, event, source), name=f"async:{function.spec.logical_id}", daemon=True
         )
-        with self._lock:
+        with self._lock:  # with drain's flag, so drain sees every started thread and no new one
+            if self._stopping.is_set():
+                # The environment and the endpoint are going away; a handler must not start now.
+                logger.warning("%s: runtime stopping; %s event not delivered", function.spec.logical_id, source)
+                return
             self._threads = [(t, limit) for t, limit in self._threads if t.is_alive()]
             self._threads.append((thread, function.spec.timeout_seconds))
-        thread.start()
+            thread.start()
 
     def _run(self, function: LocalFunction, event: Any, source: str) -> None:
         try:
@@ -125,14 +127,18 @@ class AsyncInvoker:
                        record["requestContext"]["approximateInvokeCount"],
                        record["requestContext"]["condition"])  # fmt: skip
 
-    def drain(self) -> None:
-        """Refuse new events, abandon retries still waiting, and wait for invocations in flight
-        (each at most its function's Timeout, after which Lambda would have stopped it too)."""
-        self._stopping.set()
+    def drain(self, max_seconds: float = DRAIN_SECONDS) -> None:
+        """Refuse new events, abandon retries still waiting, and wait for invocations in flight:
+        each at most its function's Timeout, all together at most ``max_seconds``."""
         with self._lock:
+            self._stopping.set()
             pending = list(self._threads)
+        deadline = time.monotonic() + max_seconds
         for thread, timeout in pending:
-            thread.join(timeout + 1.0)
+            thread.join(max(0.0, min(timeout + 1.0, deadline - time.monotonic())))
+        left = [thread.name for thread, _ in pending if thread.is_alive()]
+        if left:
+            logger.warning("stopping with asynchronous invocations still running: %s", ", ".join(left))
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait (without stopping) until no invocation is in flight; tests use it."""

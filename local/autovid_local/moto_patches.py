@@ -215,9 +215,10 @@ class MotoPatches:
         self._installed: list[Patch] = []
         # Start and end are reported in that order, once each: executions reported as started and
         # still running, and those that ended before their start was reported.
+        self._seen: set[str] = set()  # every execution reported as started
         self._running: set[str] = set()
         self._ended_before_start: dict[str, Any] = {}
-        self._order_lock = threading.Lock()
+        self._order_lock = threading.RLock()
 
     def patches(self) -> list[Patch]:
         patches = [
@@ -305,15 +306,18 @@ class MotoPatches:
             # A repeated start with the same name and input returns the running execution (AWS's
             # idempotency); that is not a new start. A short execution can end before this line:
             # its end, held back by ``terminated``, is reported after its start.
+            # Reported under the lock, so the end (reported by ``terminated`` on the execution's
+            # worker thread) cannot slip in between.
             with self._order_lock:
-                is_new = arn not in self._running
+                is_new = arn not in self._seen
+                self._seen.add(arn)
                 ended_early = self._ended_before_start.pop(arn, None)
                 if is_new and ended_early is None:
                     self._running.add(arn)
-            if is_new:
-                listener.execution_started(execution)
-            if ended_early is not None:
-                listener.execution_finished(ended_early)
+                if is_new:
+                    listener.execution_started(execution)
+                if ended_early is not None:
+                    listener.execution_finished(ended_early)
             return execution
 
         return start_execution
@@ -325,13 +329,11 @@ class MotoPatches:
             original(communication)
             execution = communication.execution
             with self._order_lock:
-                started = execution.exec_arn in self._running
-                if started:
+                if execution.exec_arn in self._running:
                     self._running.discard(execution.exec_arn)
+                    listener.execution_finished(execution)
                 else:
                     self._ended_before_start[execution.exec_arn] = execution
-            if started:
-                listener.execution_finished(execution)
 
         return terminated
 

@@ -90,6 +90,7 @@ class LocalRuntime:
         self.stack = ProvisionedStack()
         self.functions = FunctionRegistry([])
         self.pipes: dict[str, SqsToStateMachinePipe] = {}
+        self.schedules: ScheduledRules | None = None
         self.api: RestApiServer | None = None
         self._moto: Any = None
         self._patches: MotoPatches | None = None
@@ -148,6 +149,8 @@ class LocalRuntime:
 
     def stop(self) -> None:
         global _active
+        if self.schedules is not None:
+            self.schedules.stop()  # first: no new scheduled invocation while the rest winds down
         for pipe in self.pipes.values():
             pipe.request_stop()
         for pipe in self.pipes.values():
@@ -163,7 +166,11 @@ class LocalRuntime:
         if left:
             logger.warning("stopping with handlers still running: %s", ", ".join(left))
         while self._stops:
-            self._stops.pop()()
+            step = self._stops.pop()
+            try:
+                step()
+            except Exception:  # every later step (patches, environment, moto) must still run
+                logger.exception("stopping: %s failed", getattr(step, "__qualname__", step))
         self._clients.clear()
         with _active_lock:
             if _active is self:
