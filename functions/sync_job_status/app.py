@@ -1,4 +1,4 @@
-"""Status sync: records failures no step could (timeouts, crashes, aborts) and redrive restarts."""
+"""Status sync: records failures no step could (retries run out, timeouts, crashes, aborts)."""
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser

@@ -1,4 +1,4 @@
-"""``AWS::Events::Rule`` resources and the delivery of Step Functions status events.
+"""``AWS::Events::Rule`` resources: Step Functions status events and ``rate()`` schedules.
 
 The rules are read, created in the local EventBridge (so ``aws events list-rules`` shows them)
 and kept as :class:`EventRuleSpec`. Every execution start and end reaches
@@ -6,6 +6,7 @@ and kept as :class:`EventRuleSpec`. Every execution start and end reaches
 :class:`StepFunctionsEventRouter` is the observer that turns each into the "Step Functions
 Execution Status Change" event AWS sends, matches it against the rules with source
 ``aws.states`` and invokes their Lambda targets asynchronously, as EventBridge does.
+:class:`ScheduledRules` runs the rules with a ``rate(...)`` schedule.
 """
 
 from __future__ import annotations
@@ -178,15 +179,19 @@ def status_change_event(change: ExecutionStatusChange, *, region: str, account: 
     )
 
 
-_RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+_RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
 def schedule_period_seconds(expression: str) -> float | None:
-    """The period of ``rate(5 minutes)``; None for anything else (``cron(...)`` is not run locally)."""
-    match = re.fullmatch(r"\s*rate\(\s*(\d+)\s+([a-z]+)\s*\)\s*", expression or "")
-    if not match or match.group(2) not in _RATE_UNITS or int(match.group(1)) < 1:
+    """The period of ``rate(1 minute)`` or ``rate(5 minutes)`` (singular for 1, plural otherwise,
+    as EventBridge requires); None for anything else (``cron(...)`` is not run locally)."""
+    match = re.fullmatch(r"\s*rate\(\s*(\d+)\s+([a-z]+?)(s?)\s*\)\s*", expression or "")
+    if not match or match.group(2) not in _RATE_UNITS:
         return None
-    return int(match.group(1)) * _RATE_UNITS[match.group(2)]
+    value, plural = int(match.group(1)), bool(match.group(3))
+    if value < 1 or plural != (value > 1):
+        return None
+    return value * _RATE_UNITS[match.group(2)]
 
 
 def scheduled_event(rule: EventRuleSpec, *, region: str, account: str) -> dict[str, Any]:

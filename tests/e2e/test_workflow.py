@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import urllib.request
+import uuid
 
 import numpy as np
 import pytest
@@ -16,8 +17,11 @@ from e2e.conftest import VIDEO_SECONDS, Stack
 from render.media import band_level, decode
 from support import REFERENCE_DIR
 
+from autovid.aws.jobs import to_attribute_values
 from autovid.errors import TransientError, UpstreamUnavailableError
+from autovid.records import new_job_record
 from autovid.render.probe import probe
+from autovid.spec import parse_spec
 from autovid.workflow import render_video
 
 
@@ -235,6 +239,27 @@ def test_a_duplicate_delivery_renders_once(stack: Stack) -> None:
     assert sum(p.count("RenderVideo") for p in paths.values()) == 1, "rendered once"
     assert all(e["status"] == "SUCCEEDED" for e in executions)
     assert history_of(final) == ["submitted", "processing", "completed"]
+
+
+def test_a_resent_mark_processing_write_that_had_succeeded_does_not_strand_the_job(stack: Stack) -> None:
+    """MarkProcessing's Retry re-sends a write DynamoDB had applied (an error after the write):
+    its condition then fails, ReadClaim finds this run owns the job, and the workflow goes on."""
+    runtime, name = stack.runtime, f"resent-{uuid.uuid4().hex[:12]}"
+    machine = runtime.ref("VideoJobStateMachine")
+    execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+    record = new_job_record(parse_spec(stack.spec()), ttl_seconds=3600)
+    record["status"], record["executionArn"] = "processing", execution_arn  # the first write's effect
+    record["statusHistory"].append({"status": "processing", "at": record["submittedAt"], "reason": "workflow started"})
+    runtime.client("dynamodb").put_item(TableName=runtime.ref("JobsTable"), Item=to_attribute_values(record))
+
+    sfn = runtime.client("stepfunctions")
+    sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"jobId": record["jobId"]}))
+    job = wait_for_job(stack.api, record["jobId"], poll_seconds=0.1, timeout=60)
+
+    assert job["status"] == "completed", job["error"]
+    assert history_of(job) == ["submitted", "processing", "completed"]
+    entered = states_entered(stack, execution_arn)
+    assert entered[entered.index("MarkProcessing") + 1 :][:3] == ["ReadClaim", "CheckClaim", "ValidateJob"]
 
 
 needs_corpus = pytest.mark.skipif(not REFERENCE_DIR.is_dir(), reason="reference corpus not present")

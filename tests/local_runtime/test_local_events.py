@@ -78,5 +78,8 @@ def test_cron_schedules_are_reported_not_run(runtime):
     assert "TickerFunctionNightly: cron(0 3 * * ? *) is not run locally (rate() is)" in runtime.stack.notes
     assert schedule_period_seconds("rate(5 minutes)") == 300
     assert schedule_period_seconds("rate(1 hour)") == 3600
+    assert schedule_period_seconds("rate(1 minute)") == 60
     assert schedule_period_seconds("rate(0 minutes)") is None
+    assert schedule_period_seconds("rate(1 minutes)") is None, "EventBridge wants the singular for 1"
+    assert schedule_period_seconds("rate(5 minute)") is None
     assert schedule_period_seconds("cron(0 3 * * ? *)") is None

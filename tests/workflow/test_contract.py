@@ -101,7 +101,13 @@ def test_mark_processing_uses_the_status_modules_rules(asl: dict) -> None:
     values = {k: plain(v) for k, v in parameters["ExpressionAttributeValues"].items()}
     assert values == expected.values
     assert state["Catch"][0]["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
-    assert asl["States"][state["Catch"][0]["Next"]]["Type"] == "Succeed"
+    # A failed condition is re-read: this run's own claim goes on, anything else is a duplicate.
+    read = asl["States"][state["Catch"][0]["Next"]]
+    assert read["Resource"] == "arn:aws:states:::dynamodb:getItem" and read["Parameters"]["ConsistentRead"] is True
+    check = asl["States"][read["Next"]]
+    assert check["Type"] == "Choice"
+    assert {rule["Next"] for rule in check["Choices"]} == {"AlreadyHandled", state["Next"]}
+    assert asl["States"][check["Default"]]["Type"] == "Succeed"
 
 
 def test_the_pipe_feeds_the_state_machine_from_the_job_queue(template: dict) -> None:
