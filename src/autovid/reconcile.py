@@ -2,7 +2,8 @@
 
 Step Functions delivers "Execution Status Change" events on a best-effort basis, so the
 status-sync function can miss one. On a schedule, this looks at every job that has been
-``processing`` or ``retrying`` for a while, asks Step Functions how its execution ended, and
+``processing`` or ``retrying`` for a while (the table's sparse ``ActiveJobsIndex`` holds only
+those), asks Step Functions how its execution ended, and
 applies what a status event would have (through the same :func:`autovid.sync.sync_job_status`).
 Running executions are left alone, however long they take.
 """
@@ -39,7 +40,7 @@ def reconcile_jobs(table: JobsTable, *, older_than: timedelta, now: datetime | N
     jobs = JobStatusManager(table)
     report = ReconcileReport()
     for status in STALE_STATUSES:
-        for job_id in table.ids_with_status(status.value, updated_before=cutoff):
+        for job_id in table.active_ids(status.value, updated_before=cutoff):
             report.checked += 1
             try:
                 _reconcile_one(jobs, table, job_id, report)

@@ -28,6 +28,12 @@ ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+#: While a job is in one of these, ``activeStatus`` repeats its status, which puts it in the
+#: table's sparse ``ActiveJobsIndex`` (keyed on activeStatus and updatedAt) for ReconcileJobs.
+ACTIVE_STATUSES = frozenset({S.PROCESSING, S.RETRYING})
+ACTIVE_STATUS_ATTRIBUTE = "activeStatus"
+
+
 def is_allowed(current: JobStatus, new: JobStatus) -> bool:
     return current in ALLOWED_TRANSITIONS[new]
 
@@ -72,6 +78,12 @@ def transition_update(
         "#updatedAt = :at",
         "#statusHistory = list_append(if_not_exists(#statusHistory, :empty), :entry)",
     ]
+    names["#active"] = ACTIVE_STATUS_ATTRIBUTE
+    removals = []
+    if new in ACTIVE_STATUSES:
+        assignments.append("#active = :new")  # in the sparse index ReconcileJobs reads
+    else:
+        removals.append("#active")
     for i, (field, value) in enumerate((fields or {}).items()):
         names[f"#f{i}"] = field
         values[f":f{i}"] = value
@@ -90,7 +102,7 @@ def transition_update(
         values[":claimed"] = S.PROCESSING.value
         condition += " AND (#status <> :claimed OR #updatedAt <= :since)"
     return ConditionalUpdate(
-        update_expression="SET " + ", ".join(assignments),
+        update_expression="SET " + ", ".join(assignments) + ("".join(f" REMOVE {r}" for r in removals)),
         condition_expression=condition,
         names=names,
         values=values,

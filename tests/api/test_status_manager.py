@@ -141,3 +141,13 @@ def test_a_narrowed_transition_can_never_widen_the_table(manager: JobStatusManag
     with pytest.raises(ValueError, match="not in the transition table"):
         manager.transition(job_id, S.RETRYING, reason="x", only_from=frozenset({S.COMPLETED}))
     assert manager.get(job_id)["status"] == "completed"
+
+
+def test_only_active_jobs_carry_the_sparse_index_key(manager: JobStatusManager) -> None:
+    job_id = job_in(manager, S.SUBMITTED)
+    assert "activeStatus" not in manager.get(job_id)
+    assert manager.mark_processing(job_id)["activeStatus"] == "processing"
+    assert manager.mark_retrying(job_id, reason="blip")["activeStatus"] == "retrying"
+    manager.mark_processing(job_id)
+    failed = manager.mark_failed(job_id, JobError(type="X", message="y", state="RenderVideo"))
+    assert "activeStatus" not in failed, "a finished job leaves ActiveJobsIndex"

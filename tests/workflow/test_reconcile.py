@@ -15,7 +15,7 @@ from autovid.aws.jobs import JobsTable
 from autovid.config import Settings
 from autovid.records import JobStatus, iso, new_job_record, utc_now
 from autovid.spec import parse_spec
-from autovid.status import JobStatusManager
+from autovid.status import ACTIVE_STATUS_ATTRIBUTE, ACTIVE_STATUSES, JobStatusManager
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:"
 LONG_AGO = timedelta(minutes=20)
@@ -38,6 +38,8 @@ def executions(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any] | No
 def stored_job(jobs: JobStatusManager, status: JobStatus, *, age: timedelta = LONG_AGO, run: str = "r") -> str:
     record = new_job_record(parse_spec(minimal_spec()), ttl_seconds=3600, now=utc_now() - age)
     record["status"] = status.value
+    if status in ACTIVE_STATUSES:  # as every status change through autovid.status sets it
+        record[ACTIVE_STATUS_ATTRIBUTE] = status.value
     record["executionArn"] = ARN + run
     jobs.table.create(record)
     return record["jobId"]
@@ -166,8 +168,8 @@ def test_one_jobs_trouble_does_not_stop_the_sweep(jobs, executions, monkeypatch)
 
     monkeypatch.setattr(reconcile, "describe_execution", describe)
     expired = "00000000-0000-4000-8000-000000000000"  # gone (TTL) between the query and the read
-    listed = jobs.table.ids_with_status
-    monkeypatch.setattr(jobs.table, "ids_with_status", lambda status, **kw: [expired, *listed(status, **kw)])
+    listed = jobs.table.active_ids
+    monkeypatch.setattr(jobs.table, "active_ids", lambda status, **kw: [expired, *listed(status, **kw)])
 
     report = run(jobs)
     assert report.markedFailed == [fine]

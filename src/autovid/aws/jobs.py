@@ -62,8 +62,9 @@ class JobsTable:
                     raise JobAlreadyExistsError(f"job {record['jobId']} already exists") from exc
                 raise
 
-    def ids_with_status(self, status: str, *, updated_before: str, index: str = "StatusIndex") -> list[str]:
-        """Ids of the jobs in ``status`` whose last change is older than ``updated_before`` (ISO)."""
+    def active_ids(self, status: str, *, updated_before: str) -> list[str]:
+        """Ids of the jobs in an active ``status`` (processing, retrying) whose last change is older
+        than ``updated_before`` (ISO), from the sparse ``ActiveJobsIndex``."""
         ids: list[str] = []
         with aws_call("DynamoDB Query"):
             pages = (
@@ -71,9 +72,9 @@ class JobsTable:
                 .get_paginator("query")
                 .paginate(
                     TableName=self.table_name,
-                    IndexName=index,
-                    KeyConditionExpression="#status = :status AND #updatedAt < :before",
-                    ExpressionAttributeNames={"#status": "status", "#updatedAt": "updatedAt"},
+                    IndexName="ActiveJobsIndex",
+                    KeyConditionExpression="#active = :status AND #updatedAt < :before",
+                    ExpressionAttributeNames={"#active": "activeStatus", "#updatedAt": "updatedAt"},
                     ExpressionAttributeValues={":status": {"S": status}, ":before": {"S": updated_before}},
                 )
             )
