@@ -125,11 +125,13 @@ def run_up(args: argparse.Namespace) -> int:
         while not stop_requested:
             time.sleep(0.2)
     finally:
-        print("\nstopping ...", flush=True)
+        # With --json, stdout carries only the JSON line.
+        progress = sys.stderr if args.json else sys.stdout
+        print("\nstopping ...", file=progress, flush=True)
         if stack_file is not None:
             remove_local_stack_file(runtime.api_url)  # `autovid submit` must not target a stopped stack
         runtime.stop()
-        print("stopped", flush=True)
+        print("stopped", file=progress, flush=True)
     return 0
 
 
