@@ -5,8 +5,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autovid.workflow.render_video import render_job
-from autovid.workflow.runner import RENDER, StepInput, StepRunner
+from autovid.workflow.render_video import RenderStepInput, render_job
+from autovid.workflow.runner import RENDER, StepRunner
 
 logger = Logger()
 tracer = Tracer()
@@ -16,10 +16,10 @@ metrics = Metrics()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=StepInput)
-def handler(event: StepInput, context: LambdaContext) -> dict:
+@event_parser(model=RenderStepInput)
+def handler(event: RenderStepInput, context: LambdaContext) -> dict:
     logger.append_keys(jobId=event.job_id)
     runner = StepRunner(RENDER, event)
-    rendered = runner.run(lambda record: render_job(record, runner))
+    rendered = runner.run(lambda record: render_job(record, runner, event.plan))
     metrics.add_metric(name="RenderedSeconds", unit=MetricUnit.Seconds, value=rendered.duration)
     return rendered.model_dump()

@@ -68,6 +68,10 @@ class InvalidTtsRequestError(PermanentError):
     """The TTS provider rejected the text itself (invalid SSML, text too long)."""
 
 
+class AssetChangedError(PermanentError):
+    """The asset's bytes differ from the ones the validate step checked."""
+
+
 class RenderFailedError(PermanentError):
     """ffmpeg could not produce the output from inputs that probed as valid."""
 

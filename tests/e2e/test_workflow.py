@@ -3,6 +3,7 @@ machine, the four steps and S3, with the project's own template.yaml."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -85,6 +86,11 @@ def test_a_job_completes_over_http(stack: Stack, tmp_path) -> None:
         stack.runtime.client("stepfunctions").describe_execution(executionArn=job["executionArn"])["output"]
     )
     assert [event["provider"] for event in final["validation"]["plan"]["speech"]] == ["espeak-ng"]
+    # ...and fingerprints the bytes it probed, which RenderVideo then insists on.
+    assert final["validation"]["plan"]["assetDigests"] == {
+        name: "sha256:" + hashlib.sha256(stack.files[name].read_bytes()).hexdigest()
+        for name in ("clip", "music", "beep")
+    }
 
 
 def test_a_transient_render_failure_is_retried(stack: Stack) -> None:
@@ -110,11 +116,11 @@ def test_a_transient_error_inside_the_render_is_recorded_and_retried(
     real_render = render_video.render
     calls: list[dict] = []
 
-    def flaky_render(spec, workdir, progress):
+    def flaky_render(spec, workdir, progress, **options):
         calls.append({})
         if len(calls) <= 2:
             raise UpstreamUnavailableError(f"music host down (call {len(calls)})")
-        result = real_render(spec, workdir, progress)
+        result = real_render(spec, workdir, progress, **options)
         calls[-1]["job"] = stack.api.status(current["jobId"])  # seen while the render step runs
         return result
 
@@ -208,6 +214,39 @@ def test_a_missing_asset_fails_the_job_naming_asset_and_state(stack: Stack) -> N
     assert "beep" in error["message"] and "not-there.wav" in error["message"]
     assert keys_under(stack, f"outputs/{job['jobId']}/") == []
     assert keys_under(stack, f"work/{job['jobId']}/") == []
+
+
+def test_an_asset_replaced_after_validation_fails_the_render_naming_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The render uses the bytes ValidateJob probed, or none: a file swapped in between is refused."""
+    s3 = stack.runtime.client("s3")
+    key = f"assets/e2e/replaced-{uuid.uuid4().hex}.mp3"
+    s3.upload_file(str(stack.files["music"]), stack.bucket, key)
+    real_render = render_video.render
+    renders: list[str] = []
+
+    def render_after_a_swap(spec, workdir, progress, **options):
+        renders.append(spec.assets.audio[0].source)
+        s3.upload_file(str(stack.files["beep"]), stack.bucket, key)  # validated, then replaced
+        return real_render(spec, workdir, progress, **options)
+
+    monkeypatch.setattr(render_video, "render", render_after_a_swap)
+    spec = stack.spec()
+    spec["assets"]["audio"][0]["source"] = f"s3://{stack.bucket}/{key}"
+    job = stack.run(spec)
+
+    assert renders == [f"s3://{stack.bucket}/{key}"], "a permanent error: RenderVideo ran once"
+    assert job["status"] == "failed"
+    assert history_of(job) == ["submitted", "processing", "failed"]
+    error = job["error"]
+    assert (error["type"], error["state"]) == ("AssetChangedError", "RenderVideo")
+    assert error["message"].startswith("asset 'music' (assets.audio[0].source): ")
+    assert key in error["message"] and "changed after the job was validated" in error["message"]
+    assert keys_under(stack, f"outputs/{job['jobId']}/") == []
+    assert keys_under(stack, f"work/{job['jobId']}/") == []
+    failures = [e for e in execution_history(stack.runtime, job["executionArn"]) if e["type"] == "TaskFailed"]
+    assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["PermanentError"]
 
 
 def test_a_duplicate_delivery_renders_once(stack: Stack) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +15,7 @@ from autovid.aws.clients import reset_clients
 from autovid.config import RenderSettings
 from autovid.errors import (
     AssetAccessDeniedError,
+    AssetChangedError,
     AssetFetchError,
     AssetNotFoundError,
     AssetTooLargeError,
@@ -242,6 +244,45 @@ def test_s3_errors_are_classified(s3, tmp_path, uri, max_bytes, error):
     with _fetcher(tmp_path, max_bytes=max_bytes) as fetcher, pytest.raises(error) as caught:
         fetcher.fetch(uri, asset_id="bgm")
     assert caught.value.asset_id == "bgm"
+    assert _only_dirs(tmp_path) == []
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_every_download_is_fingerprinted(s3, server, tmp_path):
+    with _fetcher(tmp_path) as fetcher:
+        fetcher.fetch("s3://media/music/track one.mp3")
+        fetcher.fetch(f"{server}/to-file")
+        assert fetcher.digests == {
+            "s3://media/music/track one.mp3": _sha256(BODY),
+            f"{server}/to-file": _sha256(BODY),
+        }
+
+
+def test_the_bytes_that_were_validated_are_accepted(s3, tmp_path):
+    source = "s3://media/music/track one.mp3"
+    settings = RenderSettings(ALLOW_LOOPBACK_FETCH=True)
+    with AssetFetcher(tmp_path, settings=settings, expected_digests={source: _sha256(BODY)}) as fetcher:
+        assert fetcher.fetch(source).read_bytes() == BODY
+
+
+@pytest.mark.parametrize("scheme", ["s3", "http"])
+def test_an_asset_replaced_since_validation_is_refused(s3, server, tmp_path, scheme):
+    source = "s3://media/music/track one.mp3" if scheme == "s3" else f"{server}/file.mp3"
+    validated = _sha256(b"the file as it was when the job was validated")
+    settings = RenderSettings(ALLOW_LOOPBACK_FETCH=True)
+    with AssetFetcher(tmp_path, settings=settings, expected_digests={source: validated}) as fetcher:
+        with pytest.raises(AssetChangedError) as caught:
+            fetcher.fetch(source, asset_id="bgm")
+        assert isinstance(caught.value, PermanentError)
+        assert caught.value.asset_id == "bgm"
+        assert source in caught.value.message and "changed after the job was validated" in caught.value.message
+        assert validated[:19] in caught.value.message and _sha256(BODY)[:19] in caught.value.message
+        assert list(fetcher.dir.iterdir()) == [], "the refused download is not kept"
+        with pytest.raises(AssetChangedError):
+            fetcher.fetch(source, asset_id="bgm")  # nor cached
     assert _only_dirs(tmp_path) == []
 
 

@@ -3,15 +3,20 @@
 Each hop of a redirect chain is resolved, checked and connected to by address (with the name kept
 for TLS and the Host header). Downloads are capped in size and time, cached per job by source, and
 land in a temporary directory that :meth:`AssetFetcher.close` removes, even after a failure.
+
+Every download's SHA-256 is kept in :attr:`AssetFetcher.digests`. Given ``expected_digests`` (what
+an earlier fetch of the same sources measured), a download whose bytes differ is refused with
+``AssetChangedError``, so a job renders exactly the media its validation checked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -27,6 +32,7 @@ from urllib3.exceptions import (
 from autovid.config import Limits, RenderSettings
 from autovid.errors import (
     AssetAccessDeniedError,
+    AssetChangedError,
     AssetFetchError,
     AssetNotFoundError,
     AssetTooLargeError,
@@ -66,6 +72,7 @@ class AssetFetcher:
         s3_download: S3Downloader | None = None,
         local_files: dict[str, Path] | None = None,
         ca_certs: str | None = None,
+        expected_digests: Mapping[str, str] | None = None,
     ):
         self.settings = settings or RenderSettings.from_env()
         self.max_bytes = max_bytes if max_bytes is not None else Limits.from_env().max_asset_bytes
@@ -77,6 +84,8 @@ class AssetFetcher:
             Path(parent_dir).mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="autovid-assets-", dir=parent_dir))
         self._cache: dict[str, Path] = {}
+        self.expected_digests = dict(expected_digests or {})  # source -> "sha256:<hex>"
+        self.digests: dict[str, str] = {}  # source -> "sha256:<hex>" of what was downloaded
 
     def __enter__(self) -> AssetFetcher:
         return self
@@ -107,6 +116,7 @@ class AssetFetcher:
                 self._fetch_http(source, dest)
             else:
                 raise ForbiddenSourceError(f"unsupported source scheme {scheme!r}")
+            self.digests[source] = self._check_digest(source, dest)
         except AutoVidError as exc:
             dest.unlink(missing_ok=True)
             exc.asset_id = exc.asset_id or asset_id
@@ -116,6 +126,17 @@ class AssetFetcher:
             raise
         self._cache[source] = dest
         return dest
+
+    def _check_digest(self, source: str, path: Path) -> str:
+        with path.open("rb") as file:
+            digest = "sha256:" + hashlib.file_digest(file, "sha256").hexdigest()
+        expected = self.expected_digests.get(source)
+        if expected is not None and expected != digest:
+            raise AssetChangedError(
+                f"{source} changed after the job was validated ({_short(expected)} then, {_short(digest)} now); "
+                "submit the job again to use the new file"
+            )
+        return digest
 
     # --- http(s) ---------------------------------------------------------------------
 
@@ -221,6 +242,10 @@ def _raise_for_status(status: int, url: str) -> None:
     if status >= 500 or status in TRANSIENT_STATUSES:
         raise UpstreamUnavailableError(f"{url} is unavailable (HTTP {status})")
     raise AssetFetchError(f"{url} answered HTTP {status}")
+
+
+def _short(digest: str) -> str:
+    return digest[: len("sha256:") + 12]
 
 
 def _suffix(source: str) -> str:

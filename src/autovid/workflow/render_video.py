@@ -14,10 +14,21 @@ from pydantic import BaseModel
 from autovid.aws import storage
 from autovid.errors import AutoVidError
 from autovid.render.engine import render
+from autovid.render.fetch import AssetFetcher
 from autovid.status import JobStatusManager
-from autovid.workflow.runner import RENDER, StepRunner, stored_spec, work_prefix
+from autovid.workflow.runner import RENDER, StepInput, StepRunner, stored_spec, work_prefix
+from autovid.workflow.validate_job import RenderPlanSummary, expected_digests
 
 log = logging.getLogger(__name__)
+
+
+class RenderStepInput(StepInput):
+    """RenderVideo's input: ValidateJob's plan rides along, so the render uses the bytes it checked.
+
+    Absent (an execution started by an older definition, or a hand-made event), nothing is pinned.
+    """
+
+    plan: RenderPlanSummary | None = None
 
 
 class RenderOutput(BaseModel):
@@ -47,13 +58,15 @@ class ProgressReporter:
             log.warning("could not record render progress", exc_info=True, extra={"jobId": self.job_id})
 
 
-def render_job(record: dict[str, Any], runner: StepRunner) -> RenderOutput:
+def render_job(record: dict[str, Any], runner: StepRunner, plan: RenderPlanSummary | None = None) -> RenderOutput:
     spec = stored_spec(record)
     job_id = record["jobId"]
     progress = ProgressReporter(runner.jobs, job_id, runner.input.execution_arn)
     workdir = Path(tempfile.mkdtemp(prefix="autovid-render-"))
+    pinned = expected_digests(spec, plan) if plan else {}
     try:
-        result = render(spec, workdir, progress)
+        with AssetFetcher(workdir, expected_digests=pinned) as fetcher:
+            result = render(spec, workdir, progress, fetcher=fetcher)
         key = f"{work_prefix(job_id)}{spec.output.filename}"
         storage.upload_file(result.output_path, runner.settings.bucket_name, key)
     finally:

@@ -61,6 +61,8 @@ class RenderPlanSummary(BaseModel):
     music: list[MusicSlot]
     speech: list[SpeechEvent]
     audioEvents: int
+    # asset id -> "sha256:<hex>" of the bytes probed here; RenderVideo refuses any other bytes.
+    assetDigests: dict[str, str] = {}
 
 
 def validate_job(record: dict[str, Any], settings: Settings | None = None) -> RenderPlanSummary:
@@ -69,8 +71,24 @@ def validate_job(record: dict[str, Any], settings: Settings | None = None) -> Re
     check_destination(spec, settings.bucket_name)
     with tempfile.TemporaryDirectory(prefix="autovid-validate-") as workdir, AssetFetcher(Path(workdir)) as fetcher:
         assets = validate_media(spec, fetcher)
+        digests = asset_digests(spec, fetcher.digests)
     check_media_limits(spec, assets, Limits.from_env())
-    return plan_summary(spec, assets)
+    return plan_summary(spec, assets).model_copy(update={"assetDigests": digests})
+
+
+def asset_sources(spec: JobSpec) -> dict[str, str]:
+    """asset id -> source, for the video and every audio asset."""
+    return {spec.assets.video.id: spec.assets.video.source} | {a.id: a.source for a in spec.assets.audio}
+
+
+def asset_digests(spec: JobSpec, by_source: dict[str, str]) -> dict[str, str]:
+    return {asset_id: by_source[source] for asset_id, source in asset_sources(spec).items() if source in by_source}
+
+
+def expected_digests(spec: JobSpec, plan: RenderPlanSummary) -> dict[str, str]:
+    """source -> digest, from a plan's ``assetDigests``, for the fetcher of a later step."""
+    sources = asset_sources(spec)
+    return {sources[asset_id]: digest for asset_id, digest in plan.assetDigests.items() if asset_id in sources}
 
 
 def check_destination(spec: JobSpec, managed_bucket: str) -> None:
