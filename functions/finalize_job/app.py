@@ -5,24 +5,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autovid.records import JobOutput
-from autovid.workflow.finalize_job import finalize_job
-from autovid.workflow.runner import FINALIZE, StepInput, StepRunner
+from autovid.workflow.finalize_job import FinalizeStepInput, finalize_job
+from autovid.workflow.runner import FINALIZE, StepRunner
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
 
-class FinalizeInput(StepInput):
-    output: JobOutput
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=FinalizeInput)
-def handler(event: FinalizeInput, context: LambdaContext) -> dict:
+@event_parser(model=FinalizeStepInput)
+def handler(event: FinalizeStepInput, context: LambdaContext) -> dict:
     logger.append_keys(jobId=event.job_id)
     runner = StepRunner(FINALIZE, event)
     record = runner.run(lambda record: finalize_job(record, event.output, runner))

@@ -13,9 +13,19 @@ from support import REPO_ROOT
 from autovid.config import Limits, RenderSettings, Settings
 from autovid.records import JobStatus
 from autovid.status import transition_update
-from autovid.workflow.runner import FINALIZE, RENDER, UPLOAD, VALIDATE
+from autovid.workflow.finalize_job import FinalizeStepInput
+from autovid.workflow.render_video import RenderStepInput
+from autovid.workflow.runner import FINALIZE, RENDER, UPLOAD, VALIDATE, StepInput
+from autovid.workflow.upload_output import UploadStepInput
 
 ASL_PATH = REPO_ROOT / "statemachine" / "video_job.asl.json"
+# Each step's input model, as its handler parses it, and its sample event for `sam local invoke -e`.
+STEP_INPUTS = {
+    VALIDATE: (StepInput, "validate_job.json"),
+    RENDER: (RenderStepInput, "render_video.json"),
+    UPLOAD: (UploadStepInput, "upload_output.json"),
+    FINALIZE: (FinalizeStepInput, "finalize_job.json"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +67,25 @@ def test_every_lambda_task_invokes_a_function_of_the_template(template: dict, as
         assert placeholder, name
         function = substitutions[placeholder[1]]["Fn::GetAtt"][0]
         assert function == f"{name}Function"
+
+
+@pytest.mark.parametrize("step", list(STEP_INPUTS))
+def test_each_step_gets_exactly_what_its_handler_reads(asl: dict, step: str) -> None:
+    model, event_file = STEP_INPUTS[step]
+    payload = asl["States"][step]["Parameters"]["Payload"]
+    sent = {key.removesuffix(".$") for key in payload}
+    fields = {field.alias or name: field for name, field in model.model_fields.items()}
+    assert sent == set(fields), f"{step}: the ASL sends {sorted(sent)}, the handler reads {sorted(fields)}"
+    # Every path the payload reads was written by an earlier state (its ResultPath), or is the job id.
+    written = {"$.jobId"} | {s["ResultPath"] for s in asl["States"].values() if s.get("ResultPath")}
+    for key, path in payload.items():
+        if key.endswith(".$") and path.startswith("$.") and not path.startswith("$$."):
+            assert any(path == w or path.startswith(w + ".") for w in written), f"{step}.{key}: nothing writes {path}"
+
+    sample = json.loads((REPO_ROOT / "events" / event_file).read_text())
+    assert set(sample) == sent, f"events/{event_file} is not the shape the state machine sends"
+    parsed = model.model_validate(sample)
+    assert parsed.job_id == sample["jobId"]
 
 
 def test_every_lambda_task_retries_service_errors_and_transient_errors(asl: dict) -> None:

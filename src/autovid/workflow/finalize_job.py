@@ -6,7 +6,13 @@ from typing import Any
 
 from autovid.aws import storage
 from autovid.records import JobOutput, JobStatus
-from autovid.workflow.runner import StepRunner, work_prefix
+from autovid.workflow.runner import StepInput, StepRunner, work_prefix
+
+
+class FinalizeStepInput(StepInput):
+    """FinalizeJob's input: what UploadOutput delivered."""
+
+    output: JobOutput
 
 
 def finalize_job(record: dict[str, Any], output: JobOutput, runner: StepRunner) -> dict[str, Any]:

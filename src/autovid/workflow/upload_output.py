@@ -10,7 +10,13 @@ from autovid.config import Settings
 from autovid.records import JobOutput, iso, utc_now
 from autovid.spec import JobSpec, split_s3_uri
 from autovid.workflow.render_video import RenderOutput
-from autovid.workflow.runner import stored_spec
+from autovid.workflow.runner import StepInput, stored_spec
+
+
+class UploadStepInput(StepInput):
+    """UploadOutput's input: where RenderVideo left the MP4."""
+
+    rendered: RenderOutput
 
 
 def destination_of(spec: JobSpec, job_id: str, managed_bucket: str) -> tuple[str, str]:
