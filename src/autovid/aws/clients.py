@@ -21,11 +21,16 @@ def region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
+def s3_config(endpoint: str | None) -> Config:
+    """SigV4 everywhere, presigned URLs included (botocore would presign S3 with SigV2, which newer
+    buckets refuse). On AWS, virtual-hosted URLs at the regional endpoint; elsewhere, path style."""
+    return Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint else "virtual"})
+
+
 @cache
 def _cached_client(service: str, region_name: str, endpoint: str | None) -> Any:
-    return boto3.session.Session(region_name=region_name).client(
-        service, config=RETRY_CONFIG, endpoint_url=endpoint or None
-    )
+    config = RETRY_CONFIG.merge(s3_config(endpoint)) if service == "s3" else RETRY_CONFIG
+    return boto3.session.Session(region_name=region_name).client(service, config=config, endpoint_url=endpoint or None)
 
 
 def client(service: str) -> Any:
