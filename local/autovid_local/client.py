@@ -18,8 +18,9 @@ from typing import Any
 
 import boto3
 import urllib3
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, HTTPClientError
 from botocore.exceptions import ClientError as BotoClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from autovid.records import TERMINAL_STATUSES
 from autovid.spec import resolve_local_sources
@@ -175,6 +176,8 @@ def upload_local_sources(
         key = f"assets/{_digest(path)}/{path.name}"
         try:
             s3.upload_file(str(path), target.bucket, key)
+        except (BotoConnectionError, HTTPClientError) as error:  # the endpoint, not the input
+            raise ApiUnreachableError(f"cannot reach S3 to upload {path}: {error}") from error
         except (BotoCoreError, BotoClientError, boto3.exceptions.S3UploadFailedError) as error:
             raise ClientError(f"cannot upload {path} to s3://{target.bucket}/{key}: {error}") from error
         return f"s3://{target.bucket}/{key}"

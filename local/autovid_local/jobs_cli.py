@@ -110,7 +110,10 @@ def finish(
         try:
             saved_to = download(job["output"]["url"], Path(local_destination) / filename)
         except DownloadError as error:
-            print(json.dumps(job, indent=None if as_json else 2))
+            if as_json:  # one document: the job, and why its MP4 is not here
+                print(json.dumps({**job, "downloadError": str(error)}))
+                return EXIT_FAILED
+            print(json.dumps(job, indent=2))
             return _fail(error, as_json)
     print(json.dumps(job, indent=None if as_json else 2))
     if job["status"] == "failed":

@@ -83,3 +83,41 @@ def test_the_stack_file_holds_what_submit_needs(in_tmp):
     save_stack("http://127.0.0.1:3000", bucket="b")
     saved = json.loads(client.LOCAL_STACK_FILE.read_text())
     assert saved["apiUrl"] == "http://127.0.0.1:3000" and saved["outputs"]["MediaBucketName"] == "b"
+
+
+def submit_args(spec, **options):
+    import argparse
+
+    defaults = {"api": None, "stack": None, "bucket": None, "json": True, "wait": False, "timeout": None}
+    return argparse.Namespace(spec=spec, **{**defaults, **options})
+
+
+def test_a_stack_that_is_gone_is_unreachable_not_bad_input(in_tmp, capsys):
+    """A stack file left by an `autovid up` that was killed: the upload cannot connect (exit 1)."""
+    from autovid_local.jobs_cli import EXIT_FAILED, run_submit
+
+    aws = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_REGION": "us-east-1"}
+    aws |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    client.write_local_stack_file("http://127.0.0.1:1", {"MediaBucketName": "local-bucket"}, aws)
+    (in_tmp / "clip.mp4").write_bytes(b"not really a video")
+    spec = in_tmp / "spec.json"
+    spec.write_text(json.dumps({"assets": {"video": {"id": "v", "source": "clip.mp4"}}}))
+    assert run_submit(submit_args(spec)) == EXIT_FAILED
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["error"].startswith("cannot reach S3 to upload ")
+
+
+def test_json_output_stays_one_document_when_the_download_fails(in_tmp, capsys):
+    from autovid_local.jobs_cli import EXIT_FAILED, finish
+
+    job = {
+        "jobId": "job-1",
+        "status": "completed",
+        "metadata": {"outputFilename": "out.mp4"},
+        "output": {"url": "http://127.0.0.1:1/out.mp4"},
+    }
+    code = finish(ScriptedApi([job]), "job-1", in_tmp / "out", show_progress=False, timeout=5, as_json=True)
+    assert code == EXIT_FAILED
+    answer = json.loads(capsys.readouterr().out)  # exactly one JSON document
+    assert answer["status"] == "completed" and answer["downloadError"].startswith("download failed")
+    assert not (in_tmp / "out" / "out.mp4").exists()
