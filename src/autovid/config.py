@@ -58,7 +58,7 @@ class RenderSettings(BaseSettings):
     fetch_connect_timeout_seconds: float = Field(default=10.0, alias="FETCH_CONNECT_TIMEOUT_SECONDS")
     fetch_read_timeout_seconds: float = Field(default=30.0, alias="FETCH_READ_TIMEOUT_SECONDS")
     # Wall-clock cap for one download, so a server that drips bytes cannot hold the job forever.
-    fetch_total_timeout_seconds: float = Field(default=900.0, alias="FETCH_TOTAL_TIMEOUT_SECONDS")
+    fetch_total_timeout_seconds: float = Field(default=600.0, alias="FETCH_TOTAL_TIMEOUT_SECONDS")
     fetch_max_redirects: int = Field(default=5, alias="FETCH_MAX_REDIRECTS")
 
     @classmethod

@@ -190,6 +190,13 @@ def test_step_functions_have_room_for_their_work(template: dict) -> None:
     render = template["Resources"]["RenderVideoFunction"]["Properties"]
     assert render["Timeout"] == 900 and render["MemorySize"] >= 3008
     assert render["EphemeralStorage"]["Size"] >= 10240
+    # Both download every asset: a slow download must end in a typed DownloadTimeoutError (retried),
+    # not in the Lambda being killed, and the assets must fit on disk.
+    fetch_timeout = RenderSettings().fetch_total_timeout_seconds
+    for step in (VALIDATE, RENDER):
+        function = template["Resources"][f"{step}Function"]["Properties"]
+        assert function["Timeout"] >= fetch_timeout + 120, step
+        assert function["EphemeralStorage"]["Size"] * 1024 * 1024 >= 4 * Limits().max_asset_bytes, step
     asl = json.loads(ASL_PATH.read_text())
     for step in (VALIDATE, RENDER, UPLOAD, FINALIZE):
         function = template["Resources"][f"{step}Function"]["Properties"]
