@@ -55,12 +55,14 @@ def transition_update(
     claim_for: str | None = None,
     not_claimed_since: str | None = None,
     only_from: frozenset[JobStatus] | None = None,
+    redrive_count: int | None = None,
 ) -> ConditionalUpdate:
     """The UpdateItem parameters for a change to ``new``; the state machine's MarkProcessing is
     checked against this. ``claim_for`` records an execution ARN as the job's owner and refuses
     the change when another execution already owns the job. ``not_claimed_since`` (an ISO time)
     refuses it when a run set the job ``processing`` after that moment: news that arrives after a
-    redrive already took the job back.
+    redrive already took the job back. ``redrive_count`` records the execution's redrive count and
+    refuses the change unless it is higher than the one the job records.
     ``only_from`` narrows the statuses the change may start from (never widens them)."""
     allowed_sources = ALLOWED_TRANSITIONS[new]
     if only_from is not None and not only_from <= allowed_sources:
@@ -97,6 +99,11 @@ def transition_update(
         values[":owner"] = claim_for
         assignments.append("#owner = :owner")
         condition += " AND (attribute_not_exists(#owner) OR #owner = :owner)"
+    if redrive_count is not None:
+        names["#redrives"] = "redriveCount"
+        values[":redrives"] = redrive_count
+        assignments.append("#redrives = :redrives")
+        condition += " AND (attribute_not_exists(#redrives) OR #redrives < :redrives)"
     if not_claimed_since is not None:
         values[":since"] = not_claimed_since
         values[":claimed"] = S.PROCESSING.value
@@ -130,6 +137,7 @@ class JobStatusManager:
         claim_for: str | None = None,
         not_claimed_since: str | None = None,
         only_from: frozenset[JobStatus] | None = None,
+        redrive_count: int | None = None,
     ) -> dict[str, Any]:
         """Apply one allowed change; raises InvalidTransitionError (record unchanged) otherwise."""
         if not ALLOWED_TRANSITIONS[new]:
@@ -142,6 +150,7 @@ class JobStatusManager:
             claim_for=claim_for,
             not_claimed_since=not_claimed_since,
             only_from=only_from,
+            redrive_count=redrive_count,
         )
         try:
             return self.table.update(
@@ -200,14 +209,15 @@ class JobStatusManager:
         )
 
     def mark_redriven(self, job_id: str, *, execution_arn: str, redrive_count: int) -> dict[str, Any]:
-        """``failed -> retrying``: the job's own execution was redriven."""
+        """``failed -> retrying``: the job's own execution was redriven, for the ``redrive_count``-th
+        time. Refused unless that is more redrives than the job records."""
         return self.transition(
             job_id,
             S.RETRYING,
             reason=f"redrive {redrive_count}",
-            fields={"redriveCount": redrive_count},
             claim_for=execution_arn,
             only_from=frozenset({S.FAILED}),
+            redrive_count=redrive_count,
         )
 
     def mark_completed(self, job_id: str, output: JobOutput, *, now: datetime | None = None) -> dict[str, Any]:

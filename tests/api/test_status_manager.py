@@ -136,6 +136,21 @@ def test_retrying_after_a_failure_needs_a_redrive(manager: JobStatusManager) -> 
     assert record["statusHistory"][-1]["reason"] == "redrive 1"
 
 
+def test_a_redrive_is_counted_once(manager: JobStatusManager) -> None:
+    """The same redrive (or an older one) cannot take a failed job back a second time."""
+    arn = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:run-1"
+    job_id = job_in(manager, S.FAILED)
+    manager.mark_redriven(job_id, execution_arn=arn, redrive_count=1)
+    manager.mark_processing(job_id, claim_for=arn)
+    manager.mark_failed(job_id, JobError(type="RenderFailedError", message="again", state="RenderVideo"))
+    for stale in (1, 0):
+        with pytest.raises(InvalidTransitionError):
+            manager.mark_redriven(job_id, execution_arn=arn, redrive_count=stale)
+    assert manager.get(job_id)["status"] == "failed"
+    record = manager.mark_redriven(job_id, execution_arn=arn, redrive_count=2)
+    assert (record["status"], record["redriveCount"]) == ("retrying", 2)
+
+
 def test_a_narrowed_transition_can_never_widen_the_table(manager: JobStatusManager) -> None:
     job_id = job_in(manager, S.COMPLETED)
     with pytest.raises(ValueError, match="not in the transition table"):

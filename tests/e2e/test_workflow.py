@@ -301,6 +301,37 @@ def test_a_resent_mark_processing_write_that_had_succeeded_does_not_strand_the_j
     assert entered[entered.index("MarkProcessing") + 1 :][:3] == ["ReadClaim", "CheckClaim", "ValidateJob"]
 
 
+def test_a_failed_job_goes_back_only_to_a_redrive_of_its_own_run(stack: Stack) -> None:
+    """A run finding its own job failed at MarkProcessing is either that run's redrive (it failed
+    before ValidateJob) or stale. CheckClaim sends it on, and ValidateJob tells which from
+    $$.Execution.RedriveCount: here the run was not redriven, so the job stays as it was."""
+    runtime, name = stack.runtime, f"stale-{uuid.uuid4().hex[:12]}"
+    machine = runtime.ref("VideoJobStateMachine")
+    execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+    record = new_job_record(parse_spec(stack.spec()), ttl_seconds=3600)
+    record["status"], record["executionArn"] = "failed", execution_arn
+    record["error"] = {"type": "ExecutionFailed", "message": "MarkProcessing failed", "state": "MarkProcessing"}
+    record["statusHistory"].append({"status": "failed", "at": record["submittedAt"], "reason": "MarkProcessing failed"})
+    runtime.client("dynamodb").put_item(TableName=runtime.ref("JobsTable"), Item=to_attribute_values(record))
+
+    sfn = runtime.client("stepfunctions")
+    sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps({"jobId": record["jobId"]}))
+    wait_until(lambda: sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING", timeout=30)
+
+    assert sfn.describe_execution(executionArn=execution_arn)["status"] == "FAILED"
+    entered = states_entered(stack, execution_arn)
+    assert entered[entered.index("MarkProcessing") :] == ["MarkProcessing", "ReadClaim", "CheckClaim", "ValidateJob"]
+    failures = [e for e in execution_history(runtime, execution_arn) if e["type"] == "TaskFailed"]
+    assert [f["taskFailedEventDetails"]["error"] for f in failures] == [
+        "DynamoDB.ConditionalCheckFailedException",  # MarkProcessing, caught
+        "PermanentError",  # ValidateJob, not retried
+    ]
+    assert "StaleRunError" in failures[-1]["taskFailedEventDetails"]["cause"]
+    job = stack.api.status(record["jobId"])
+    assert (job["status"], job["error"]["state"]) == ("failed", "MarkProcessing")
+    assert history_of(job) == ["submitted", "failed"]
+
+
 needs_corpus = pytest.mark.skipif(not REFERENCE_DIR.is_dir(), reason="reference corpus not present")
 
 

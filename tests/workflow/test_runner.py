@@ -22,7 +22,7 @@ from autovid.records import JobError, JobStatus, new_job_record, parse_iso
 from autovid.spec import parse_spec
 from autovid.status import JobStatusManager
 from autovid.workflow.render_video import ProgressReporter
-from autovid.workflow.runner import FINALIZE, RENDER, VALIDATE, StepInput, StepRunner
+from autovid.workflow.runner import FINALIZE, RENDER, UPLOAD, VALIDATE, StepInput, StepRunner
 from autovid.workflow.upload_output import destination_of
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:run-1"
@@ -43,8 +43,14 @@ def stored_job(jobs: JobStatusManager, status: JobStatus, owner: str | None = AR
     return record["jobId"]
 
 
-def step(job_id: str, retry_count: int = 0, arn: str = ARN) -> StepInput:
-    return StepInput.model_validate({"jobId": job_id, "executionArn": arn, "retryCount": retry_count})
+def step(job_id: str, retry_count: int = 0, arn: str = ARN, redrive_count: int | None = None) -> StepInput:
+    """A step's input as the state machine sends it; ``$$.Execution`` has RedriveCount once redriven."""
+    execution = {"Id": arn, "Name": arn.rsplit(":", 1)[1], "StartTime": "2026-11-28T12:00:00Z"}
+    if redrive_count is not None:
+        execution["RedriveCount"] = redrive_count
+    return StepInput.model_validate(
+        {"jobId": job_id, "executionArn": arn, "retryCount": retry_count, "execution": execution}
+    )
 
 
 def history(jobs: JobStatusManager, job_id: str) -> list[str]:
@@ -139,11 +145,46 @@ def test_a_bug_marks_failed_without_leaking_details(jobs: JobStatusManager) -> N
 
 def test_a_redriven_step_goes_through_retrying(jobs: JobStatusManager) -> None:
     job_id = stored_job(jobs, JobStatus.FAILED)
-    StepRunner(RENDER, step(job_id)).run(lambda record: None)
+    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda record: None)
     record = jobs.get(job_id)
     assert history(jobs, job_id) == ["retrying", "processing"]
     assert record["statusHistory"][-2]["reason"] == "redrive 1"
     assert record["redriveCount"] == 1
+
+
+@pytest.mark.parametrize("redrive_count", [None, 0])
+def test_a_late_step_of_a_stopped_run_cannot_reopen_its_failed_job(
+    jobs: JobStatusManager, redrive_count: int | None
+) -> None:
+    """StopExecution (or a Lambda error Step Functions already acted on) does not stop an
+    invocation that is starting: when it runs, the job is failed and the run was not redriven."""
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+    jobs.mark_failed(job_id, JobError(type="ExecutionAborted", message="the workflow was stopped", state=RENDER))
+    before = jobs.get(job_id)
+    with pytest.raises(PermanentError, match="StaleRunError: .* was not redriven since"):
+        StepRunner(RENDER, step(job_id, retry_count=1, redrive_count=redrive_count)).run(
+            lambda record: pytest.fail("a stale run must not render")
+        )
+    assert jobs.get(job_id) == before, "nothing recorded: the job stays failed, with its error"
+
+
+def test_each_redrive_takes_the_job_back_once(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.FAILED)
+
+    def still_broken(_record: dict) -> None:
+        raise AssetNotFoundError("the asset is still missing")
+
+    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda record: None)
+    with pytest.raises(PermanentError):
+        StepRunner(UPLOAD, step(job_id, redrive_count=1)).run(still_broken)
+    assert jobs.get(job_id)["status"] == "failed"
+    with pytest.raises(PermanentError, match="StaleRunError"):
+        StepRunner(UPLOAD, step(job_id, redrive_count=1)).run(lambda record: None)  # redrive 1's late step
+    StepRunner(UPLOAD, step(job_id, redrive_count=2)).run(lambda record: None)
+    record = jobs.get(job_id)
+    assert history(jobs, job_id) == ["retrying", "processing", "failed", "retrying", "processing"]
+    assert [h["reason"] for h in record["statusHistory"] if h["status"] == "retrying"] == ["redrive 1", "redrive 2"]
+    assert record["redriveCount"] == 2
 
 
 def test_a_late_transient_failure_cannot_reopen_a_failed_job(jobs: JobStatusManager) -> None:
@@ -342,7 +383,7 @@ def test_sync_ignores_news_older_than_the_job(jobs: JobStatusManager, failed_at:
 
 def test_sync_ignores_a_failure_from_before_a_redrive(jobs: JobStatusManager, failed_at: None) -> None:
     job_id = stored_job(jobs, JobStatus.FAILED)
-    StepRunner(RENDER, step(job_id)).run(lambda r: None)  # redrive 1: the step runs again
+    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)  # redrive 1: the step runs again
     outcome = sync.sync_job_status(change("FAILED", job_id, redriveCount=0), jobs.table)
     assert outcome == f"ignored: job {job_id} was redriven after this run stopped"
     assert jobs.get(job_id)["status"] == "processing"
@@ -355,7 +396,8 @@ def test_a_late_event_cannot_fail_a_redrive_that_found_the_job_still_retrying(
     or waiting in the dead-letter queue) and the operator redrives first."""
     job_id = stored_job(jobs, JobStatus.RETRYING)
     stopped_at = int(parse_iso(jobs.get(job_id)["updatedAt"]).timestamp() * 1000)
-    StepRunner(RENDER, step(job_id)).run(lambda r: None)  # the redriven step claims the job
+    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)  # the redriven step claims the job
+    assert jobs.get(job_id)["redriveCount"] == 1, "the redrive is counted although the job was not failed"
     outcome = sync.sync_job_status(change("FAILED", job_id, stopDate=stopped_at, redriveCount=0), jobs.table)
     assert outcome.startswith("ignored")
     assert jobs.get(job_id)["status"] == "processing"

@@ -5,7 +5,9 @@ redrive re-runs exactly the step that failed. Status changes around a step are m
 
 * at the start, the job is brought back to ``processing``: from ``retrying`` (a retry), from
   ``failed`` (a redrive: ``failed -> retrying -> processing``), or through ``retrying`` when the
-  previous attempt died without a word (crash, timeout);
+  previous attempt died without a word (crash, timeout). A ``failed`` job is taken back only by
+  a redrive, known by the execution's ``RedriveCount`` being higher than the job's
+  ``redriveCount``; a step of a stopped run that starts late leaves it alone;
 * a ``TransientError`` marks ``retrying`` with the attempt and the last error;
 * a ``PermanentError`` or a bug marks ``failed`` with ``{type, message, state}``.
 
@@ -37,6 +39,14 @@ VALIDATE, RENDER, UPLOAD, FINALIZE = "ValidateJob", "RenderVideo", "UploadOutput
 T = TypeVar("T", bound=BaseModel | dict)
 
 
+class ExecutionContext(BaseModel):
+    """The parts of the context object's ``$$.Execution`` a step uses."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    redrive_count: int = Field(default=0, alias="RedriveCount")  # absent until a redrive
+
+
 class StepInput(BaseModel):
     """What every step receives from the state machine."""
 
@@ -45,6 +55,11 @@ class StepInput(BaseModel):
     job_id: str = Field(alias="jobId")
     execution_arn: str = Field(alias="executionArn")
     retry_count: int = Field(default=0, alias="retryCount")
+    execution: ExecutionContext = Field(default_factory=ExecutionContext)
+
+    @property
+    def redrive_count(self) -> int:
+        return self.execution.redrive_count
 
 
 class JobOwnedElsewhereError(PermanentError):
@@ -53,6 +68,11 @@ class JobOwnedElsewhereError(PermanentError):
 
 class JobAlreadyFinishedError(PermanentError):
     """The job is already completed; the step has nothing to do."""
+
+
+class StaleRunError(PermanentError):
+    """The job failed and its execution was not redriven since: a step of a stopped run that
+    started late. It must not reopen the job."""
 
 
 def error_of(exc: BaseException, state: str) -> JobError:
@@ -84,7 +104,7 @@ class StepRunner:
             self._record_failure(exc, final=False)
             raise TransientError(f"{type(exc).__name__}: {error_of(exc, self.state).message}") from exc
         except PermanentError as exc:
-            if not isinstance(exc, JobOwnedElsewhereError | JobAlreadyFinishedError):
+            if not isinstance(exc, JobOwnedElsewhereError | JobAlreadyFinishedError | StaleRunError):
                 self._record_failure(exc, final=True)
             raise PermanentError(f"{type(exc).__name__}: {error_of(exc, self.state).message}") from exc
         except Exception as exc:
@@ -103,9 +123,14 @@ class StepRunner:
                 return record
             raise JobAlreadyFinishedError(f"job {job_id} is already completed")
         arn = self.input.execution_arn
+        redrives, recorded_redrives = self.input.redrive_count, int(record.get("redriveCount") or 0)
         if status is JobStatus.FAILED:
-            count = int(record.get("redriveCount") or 0) + 1
-            self.jobs.mark_redriven(job_id, execution_arn=arn, redrive_count=count)
+            if redrives <= recorded_redrives:
+                raise StaleRunError(
+                    f"job {job_id} failed and {arn} was not redriven since "
+                    f"(redrive count {redrives}, the job's {recorded_redrives})"
+                )
+            self.jobs.mark_redriven(job_id, execution_arn=arn, redrive_count=redrives)
             status = JobStatus.RETRYING
         elif status is JobStatus.PROCESSING and self.input.retry_count > 0:
             # The previous attempt ended without recording anything (a crash or a timeout).
@@ -118,10 +143,15 @@ class StepRunner:
             status = JobStatus.RETRYING
         if status is JobStatus.RETRYING:
             # lastError belongs to the attempt that failed; a new attempt starts without one.
+            fields: dict[str, Any] = {"lastError": None}
+            if redrives > recorded_redrives:
+                # A redrive that found the job still retrying (the failure event had not arrived):
+                # recording the count makes that late event recognisably older than this run.
+                fields["redriveCount"] = redrives
             record = self.jobs.mark_processing(
                 job_id,
                 reason=f"{self.state} attempt {self.input.retry_count + 1}",
-                fields={"lastError": None},
+                fields=fields,
                 claim_for=arn,
             )
         self.jobs.record_progress(job_id, arn, state=self.state, percent=None)
