@@ -56,13 +56,15 @@ def transition_update(
     not_claimed_since: str | None = None,
     only_from: frozenset[JobStatus] | None = None,
     redrive_count: int | None = None,
+    from_redrive: int | None = None,
 ) -> ConditionalUpdate:
     """The UpdateItem parameters for a change to ``new``; the state machine's MarkProcessing is
     checked against this. ``claim_for`` records an execution ARN as the job's owner and refuses
     the change when another execution already owns the job. ``not_claimed_since`` (an ISO time)
     refuses it when a run set the job ``processing`` after that moment: news that arrives after a
     redrive already took the job back. ``redrive_count`` records the execution's redrive count and
-    refuses the change unless it is higher than the one the job records.
+    refuses the change unless it is higher than the one the job records. ``from_redrive`` is the
+    redrive count of the run making the change: refused when the job records a later redrive.
     ``only_from`` narrows the statuses the change may start from (never widens them)."""
     allowed_sources = ALLOWED_TRANSITIONS[new]
     if only_from is not None and not only_from <= allowed_sources:
@@ -104,6 +106,10 @@ def transition_update(
         values[":redrives"] = redrive_count
         assignments.append("#redrives = :redrives")
         condition += " AND (attribute_not_exists(#redrives) OR #redrives < :redrives)"
+    if from_redrive is not None:
+        names["#redrives"] = "redriveCount"
+        values[":run"] = from_redrive
+        condition += " AND (attribute_not_exists(#redrives) OR #redrives <= :run)"
     if not_claimed_since is not None:
         values[":since"] = not_claimed_since
         values[":claimed"] = S.PROCESSING.value
@@ -138,6 +144,7 @@ class JobStatusManager:
         not_claimed_since: str | None = None,
         only_from: frozenset[JobStatus] | None = None,
         redrive_count: int | None = None,
+        from_redrive: int | None = None,
     ) -> dict[str, Any]:
         """Apply one allowed change; raises InvalidTransitionError (record unchanged) otherwise."""
         if not ALLOWED_TRANSITIONS[new]:
@@ -151,6 +158,7 @@ class JobStatusManager:
             not_claimed_since=not_claimed_since,
             only_from=only_from,
             redrive_count=redrive_count,
+            from_redrive=from_redrive,
         )
         try:
             return self.table.update(
@@ -172,8 +180,11 @@ class JobStatusManager:
         reason: str = "processing started",
         fields: dict[str, Any] | None = None,
         claim_for: str | None = None,
+        from_redrive: int | None = None,
     ) -> dict[str, Any]:
-        return self.transition(job_id, S.PROCESSING, reason=reason, fields=fields, claim_for=claim_for)
+        return self.transition(
+            job_id, S.PROCESSING, reason=reason, fields=fields, claim_for=claim_for, from_redrive=from_redrive
+        )
 
     def record_progress(self, job_id: str, execution_arn: str, *, state: str, percent: int | None) -> bool:
         """Show which step runs and how far the render is; not a status change. Written only
@@ -201,11 +212,18 @@ class JobStatusManager:
         reason: str,
         fields: dict[str, Any] | None = None,
         claim_for: str | None = None,
+        from_redrive: int | None = None,
     ) -> dict[str, Any]:
         """A transient failure that will be tried again: only from ``processing``. Once the job is
         ``failed`` (its execution stopped), only a redrive brings it back."""
         return self.transition(
-            job_id, S.RETRYING, reason=reason, fields=fields, claim_for=claim_for, only_from=frozenset({S.PROCESSING})
+            job_id,
+            S.RETRYING,
+            reason=reason,
+            fields=fields,
+            claim_for=claim_for,
+            only_from=frozenset({S.PROCESSING}),
+            from_redrive=from_redrive,
         )
 
     def mark_redriven(self, job_id: str, *, execution_arn: str, redrive_count: int) -> dict[str, Any]:
@@ -246,6 +264,7 @@ class JobStatusManager:
         now: datetime | None = None,
         not_claimed_since: str | None = None,
         claim_for: str | None = None,
+        from_redrive: int | None = None,
     ) -> dict[str, Any]:
         return self.transition(
             job_id,
@@ -255,4 +274,5 @@ class JobStatusManager:
             fields={"error": error.model_dump(), "progress": None},
             not_claimed_since=not_claimed_since,
             claim_for=claim_for,
+            from_redrive=from_redrive,
         )

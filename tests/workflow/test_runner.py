@@ -43,14 +43,18 @@ def stored_job(jobs: JobStatusManager, status: JobStatus, owner: str | None = AR
     return record["jobId"]
 
 
-def step(job_id: str, retry_count: int = 0, arn: str = ARN, redrive_count: int | None = None) -> StepInput:
-    """A step's input as the state machine sends it; ``$$.Execution`` has RedriveCount once redriven."""
+def step(
+    job_id: str, retry_count: int = 0, arn: str = ARN, redrive_count: int | None = None, legacy: bool = False
+) -> StepInput:
+    """A step's input as the state machine sends it, with ``$$.Execution`` (RedriveCount is
+    omitted when None); ``legacy``: as a definition from before steps received ``$$.Execution``."""
     execution = {"Id": arn, "Name": arn.rsplit(":", 1)[1], "StartTime": "2026-11-28T12:00:00Z"}
     if redrive_count is not None:
         execution["RedriveCount"] = redrive_count
-    return StepInput.model_validate(
-        {"jobId": job_id, "executionArn": arn, "retryCount": retry_count, "execution": execution}
-    )
+    payload = {"jobId": job_id, "executionArn": arn, "retryCount": retry_count, "execution": execution}
+    if legacy:
+        del payload["execution"]
+    return StepInput.model_validate(payload)
 
 
 def history(jobs: JobStatusManager, job_id: str) -> list[str]:
@@ -166,6 +170,42 @@ def test_a_late_step_of_a_stopped_run_cannot_reopen_its_failed_job(
             lambda record: pytest.fail("a stale run must not render")
         )
     assert jobs.get(job_id) == before, "nothing recorded: the job stays failed, with its error"
+
+
+def test_a_step_of_a_run_from_before_a_redrive_changes_nothing(jobs: JobStatusManager) -> None:
+    """StopExecution, then a redrive, while the first run's Lambda still runs: whatever that
+    Lambda does later, the redriven run keeps the job."""
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda record: None)  # redrive 1 took it back
+    before = jobs.get(job_id)
+
+    def fails(error: Exception):
+        def work(_record: dict) -> None:
+            raise error
+
+        return work
+
+    old_run = StepRunner(RENDER, step(job_id, redrive_count=0))
+    old_run._claim = lambda: before  # it had claimed the job before the stop
+    with pytest.raises(PermanentError):
+        old_run.run(fails(AssetNotFoundError("gone")))
+    with pytest.raises(TransientError):
+        old_run.run(fails(DownloadTimeoutError("reset")))
+    assert jobs.get(job_id) == before, "the old run's failures are not recorded"
+    with pytest.raises(PermanentError, match="StaleRunError: .* this step is of run 0"):
+        StepRunner(UPLOAD, step(job_id, redrive_count=0)).run(lambda record: pytest.fail("must not run"))
+    assert jobs.get(job_id) == before
+    StepRunner(UPLOAD, step(job_id, redrive_count=1)).run(lambda record: None)  # the redriven run goes on
+    assert jobs.get(job_id)["status"] == "processing"
+
+
+def test_an_execution_from_before_steps_received_the_context_can_still_be_redriven(jobs: JobStatusManager) -> None:
+    """A redrive keeps the definition the execution started with: its steps get no $$.Execution."""
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    StepRunner(RENDER, step(job_id, legacy=True)).run(lambda record: None)
+    record = jobs.get(job_id)
+    assert history(jobs, job_id) == ["retrying", "processing"]
+    assert (record["statusHistory"][-2]["reason"], record["redriveCount"]) == ("redrive 1", 1)
 
 
 def test_each_redrive_takes_the_job_back_once(jobs: JobStatusManager) -> None:

@@ -7,7 +7,8 @@ redrive re-runs exactly the step that failed. Status changes around a step are m
   ``failed`` (a redrive: ``failed -> retrying -> processing``), or through ``retrying`` when the
   previous attempt died without a word (crash, timeout). A ``failed`` job is taken back only by
   a redrive, known by the execution's ``RedriveCount`` being higher than the job's
-  ``redriveCount``; a step of a stopped run that starts late leaves it alone;
+  ``redriveCount``; a step of a run the job has moved past (stopped and not redriven, or
+  redriven again since) changes nothing, and neither do its failures;
 * a ``TransientError`` marks ``retrying`` with the attempt and the last error;
 * a ``PermanentError`` or a bug marks ``failed`` with ``{type, message, state}``.
 
@@ -44,7 +45,7 @@ class ExecutionContext(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    redrive_count: int = Field(default=0, alias="RedriveCount")  # absent until a redrive
+    redrive_count: int = Field(default=0, alias="RedriveCount")
 
 
 class StepInput(BaseModel):
@@ -55,11 +56,13 @@ class StepInput(BaseModel):
     job_id: str = Field(alias="jobId")
     execution_arn: str = Field(alias="executionArn")
     retry_count: int = Field(default=0, alias="retryCount")
-    execution: ExecutionContext = Field(default_factory=ExecutionContext)
+    # $$.Execution; None in the input of an execution started by a definition older than that.
+    execution: ExecutionContext | None = None
 
     @property
-    def redrive_count(self) -> int:
-        return self.execution.redrive_count
+    def redrive_count(self) -> int | None:
+        """How many times this step's execution has been redriven; None when unknown."""
+        return self.execution.redrive_count if self.execution else None
 
 
 class JobOwnedElsewhereError(PermanentError):
@@ -71,8 +74,8 @@ class JobAlreadyFinishedError(PermanentError):
 
 
 class StaleRunError(PermanentError):
-    """The job failed and its execution was not redriven since: a step of a stopped run that
-    started late. It must not reopen the job."""
+    """A step of a run the job has moved past: its execution stopped (the job failed) and was not
+    redriven since, or was redriven again after this run. It must not touch the job."""
 
 
 def error_of(exc: BaseException, state: str) -> JobError:
@@ -123,14 +126,15 @@ class StepRunner:
                 return record
             raise JobAlreadyFinishedError(f"job {job_id} is already completed")
         arn = self.input.execution_arn
-        redrives, recorded_redrives = self.input.redrive_count, int(record.get("redriveCount") or 0)
+        run, recorded_redrives = self.input.redrive_count, int(record.get("redriveCount") or 0)
+        if run is not None and run < recorded_redrives:
+            raise StaleRunError(f"job {job_id} is on redrive {recorded_redrives} of {arn}; this step is of run {run}")
         if status is JobStatus.FAILED:
-            if redrives <= recorded_redrives:
-                raise StaleRunError(
-                    f"job {job_id} failed and {arn} was not redriven since "
-                    f"(redrive count {redrives}, the job's {recorded_redrives})"
-                )
-            self.jobs.mark_redriven(job_id, execution_arn=arn, redrive_count=redrives)
+            if run is not None and run == recorded_redrives:
+                raise StaleRunError(f"job {job_id} failed and {arn} was not redriven since (redrive count {run})")
+            # Without $$.Execution (an execution started before steps received it), count it here.
+            redrive = run if run is not None else recorded_redrives + 1
+            self.jobs.mark_redriven(job_id, execution_arn=arn, redrive_count=redrive)
             status = JobStatus.RETRYING
         elif status is JobStatus.PROCESSING and self.input.retry_count > 0:
             # The previous attempt ended without recording anything (a crash or a timeout).
@@ -139,20 +143,22 @@ class StepRunner:
                 reason=f"{self.state} attempt {self.input.retry_count} ended without a result",
                 fields={"attempts": self.input.retry_count},
                 claim_for=arn,
+                from_redrive=run,
             )
             status = JobStatus.RETRYING
         if status is JobStatus.RETRYING:
             # lastError belongs to the attempt that failed; a new attempt starts without one.
             fields: dict[str, Any] = {"lastError": None}
-            if redrives > recorded_redrives:
+            if run is not None and run > recorded_redrives:
                 # A redrive that found the job still retrying (the failure event had not arrived):
                 # recording the count makes that late event recognisably older than this run.
-                fields["redriveCount"] = redrives
+                fields["redriveCount"] = run
             record = self.jobs.mark_processing(
                 job_id,
                 reason=f"{self.state} attempt {self.input.retry_count + 1}",
                 fields=fields,
                 claim_for=arn,
+                from_redrive=run,
             )
         self.jobs.record_progress(job_id, arn, state=self.state, percent=None)
         return record
@@ -161,14 +167,21 @@ class StepRunner:
         error = error_of(exc, self.state)
         log.warning("step failed", extra={"jobId": self.input.job_id, "state": self.state, "error": error.model_dump()})
         try:
+            # A run the job has moved past (redriven since) records nothing: from_redrive.
             if final:
-                self.jobs.mark_failed(self.input.job_id, error, claim_for=self.input.execution_arn)
+                self.jobs.mark_failed(
+                    self.input.job_id,
+                    error,
+                    claim_for=self.input.execution_arn,
+                    from_redrive=self.input.redrive_count,
+                )
             else:
                 self.jobs.mark_retrying(
                     self.input.job_id,
                     reason=f"{error.type}: {error.message}"[:500],
                     fields={"attempts": self.input.retry_count + 1, "lastError": error.model_dump()},
                     claim_for=self.input.execution_arn,
+                    from_redrive=self.input.redrive_count,
                 )
         except AutoVidError:
             # The status-sync function records the failure when the execution fails.
