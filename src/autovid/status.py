@@ -186,20 +186,29 @@ class JobStatusManager:
             job_id, S.PROCESSING, reason=reason, fields=fields, claim_for=claim_for, from_redrive=from_redrive
         )
 
-    def record_progress(self, job_id: str, execution_arn: str, *, state: str, percent: int | None) -> bool:
+    def record_progress(
+        self, job_id: str, execution_arn: str, *, state: str, percent: int | None, from_redrive: int | None = None
+    ) -> bool:
         """Show which step runs and how far the render is; not a status change. Written only
-        while the job is processing for this execution; returns whether it was written."""
+        while the job is processing for this execution (and, given ``from_redrive``, not for a run
+        of it the job has moved past); returns whether it was written."""
+        condition = "#status = :processing AND #owner = :owner"
+        names = {"#progress": "progress", "#status": "status", "#owner": "executionArn"}
+        values: dict[str, Any] = {
+            ":progress": {"state": state, "percent": percent, "at": iso(utc_now())},
+            ":processing": S.PROCESSING.value,
+            ":owner": execution_arn,
+        }
+        if from_redrive is not None:
+            condition += " AND (attribute_not_exists(#redrives) OR #redrives <= :run)"
+            names["#redrives"], values[":run"] = "redriveCount", from_redrive
         try:
             self.table.update(
                 job_id,
                 update_expression="SET #progress = :progress",
-                condition_expression="#status = :processing AND #owner = :owner",
-                names={"#progress": "progress", "#status": "status", "#owner": "executionArn"},
-                values={
-                    ":progress": {"state": state, "percent": percent, "at": iso(utc_now())},
-                    ":processing": S.PROCESSING.value,
-                    ":owner": execution_arn,
-                },
+                condition_expression=condition,
+                names=names,
+                values=values,
             )
         except ConditionFailed:
             return False

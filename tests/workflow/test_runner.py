@@ -309,6 +309,16 @@ def test_progress_is_not_written_for_another_execution(jobs: JobStatusManager) -
     assert "progress" not in jobs.get(job_id)
 
 
+def test_progress_is_not_written_for_a_run_from_before_a_redrive(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda record: None)
+    shown = jobs.get(job_id)["progress"]
+    ProgressReporter(jobs, job_id, ARN, from_redrive=0)(50)  # the stopped run's render, still going
+    assert jobs.get(job_id)["progress"] == shown
+    ProgressReporter(jobs, job_id, ARN, from_redrive=1)(50)
+    assert jobs.get(job_id)["progress"]["percent"] == 50
+
+
 @pytest.mark.parametrize(
     ("destination", "expected"),
     [

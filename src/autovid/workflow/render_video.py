@@ -42,8 +42,16 @@ class RenderOutput(BaseModel):
 class ProgressReporter:
     """Writes render progress to the job record at most once per ``interval`` seconds."""
 
-    def __init__(self, jobs: JobStatusManager, job_id: str, execution_arn: str, interval: float = 1.0):
+    def __init__(
+        self,
+        jobs: JobStatusManager,
+        job_id: str,
+        execution_arn: str,
+        interval: float = 1.0,
+        from_redrive: int | None = None,
+    ):
         self.jobs, self.job_id, self.execution_arn, self.interval = jobs, job_id, execution_arn, interval
+        self.from_redrive = from_redrive
         self.last_write = 0.0
 
     def __call__(self, percent: int) -> None:
@@ -52,7 +60,9 @@ class ProgressReporter:
             return
         self.last_write = now
         try:
-            self.jobs.record_progress(self.job_id, self.execution_arn, state=RENDER, percent=percent)
+            self.jobs.record_progress(
+                self.job_id, self.execution_arn, state=RENDER, percent=percent, from_redrive=self.from_redrive
+            )
         except AutoVidError:
             # Progress is for display; a failed write must not fail or retry the render.
             log.warning("could not record render progress", exc_info=True, extra={"jobId": self.job_id})
@@ -61,7 +71,9 @@ class ProgressReporter:
 def render_job(record: dict[str, Any], runner: StepRunner, plan: RenderPlanSummary | None = None) -> RenderOutput:
     spec = stored_spec(record)
     job_id = record["jobId"]
-    progress = ProgressReporter(runner.jobs, job_id, runner.input.execution_arn)
+    progress = ProgressReporter(
+        runner.jobs, job_id, runner.input.execution_arn, from_redrive=runner.input.redrive_count
+    )
     workdir = Path(tempfile.mkdtemp(prefix="autovid-render-"))
     pinned = expected_digests(spec, plan) if plan else {}
     try:

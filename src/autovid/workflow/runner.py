@@ -160,7 +160,7 @@ class StepRunner:
                 claim_for=arn,
                 from_redrive=run,
             )
-        self.jobs.record_progress(job_id, arn, state=self.state, percent=None)
+        self.jobs.record_progress(job_id, arn, state=self.state, percent=None, from_redrive=run)
         return record
 
     def _record_failure(self, exc: BaseException, *, final: bool) -> None:
