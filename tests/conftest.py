@@ -11,6 +11,14 @@ from moto import mock_aws
 from support import REGION, REPO_ROOT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_autovid_state(tmp_path_factory: pytest.TempPathFactory):
+    """`autovid up` stacks started by the tests register here, not in the user's state directory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTOVID_STATE_DIR", str(tmp_path_factory.mktemp("autovid-state")))
+        yield
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):

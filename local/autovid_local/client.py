@@ -1,8 +1,8 @@
 """The REST API client behind ``autovid submit``, ``autovid status`` and ``autovid demo``.
 
-It works against any deployment: the local runtime (``autovid up`` leaves a
-``.autovid/local-stack.json`` that says where it is) or a stack in AWS (``--stack NAME`` reads
-the CloudFormation outputs, or give ``--api`` and ``--bucket``).
+It works against any deployment: the local runtime (each running ``autovid up`` registers itself
+in the user's state directory, so the commands find it from any directory) or a stack in AWS
+(``--stack NAME`` reads the CloudFormation outputs, or give ``--api`` and ``--bucket``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from autovid.records import TERMINAL_STATUSES
 from autovid.spec import resolve_local_sources
 
-LOCAL_STACK_FILE = Path(".autovid") / "local-stack.json"
 #: Polls in a row that may fail (API unreachable or 5xx) while waiting for a job.
 MAX_MISSED_POLLS = 5
 
@@ -77,46 +76,96 @@ class StackTarget:
         ).client("s3", endpoint_url=env.get("AWS_ENDPOINT_URL") or None)
 
 
+def stacks_dir() -> Path:
+    """Where running ``autovid up`` stacks register: ``$AUTOVID_STATE_DIR/stacks``, by default
+    ``$XDG_STATE_HOME/autovid/stacks`` (``~/.local/state/autovid/stacks``)."""
+    state = os.environ.get("AUTOVID_STATE_DIR")
+    if not state:
+        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        state = str(Path(xdg) / "autovid")
+    return Path(state) / "stacks"
+
+
+def _stack_file(api_url: str) -> Path:
+    return stacks_dir() / (hashlib.sha256(api_url.rstrip("/").encode()).hexdigest()[:16] + ".json")
+
+
 def write_local_stack_file(api_url: str, outputs: dict[str, str], aws_environment: dict[str, str]) -> Path:
-    LOCAL_STACK_FILE.parent.mkdir(exist_ok=True)
-    LOCAL_STACK_FILE.write_text(
-        json.dumps({"apiUrl": api_url, "outputs": outputs, "awsEnvironment": aws_environment}, indent=2)
-    )
-    return LOCAL_STACK_FILE
+    """Register a running ``autovid up``: its API, outputs and AWS endpoint, and its process id."""
+    path = _stack_file(api_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = {"apiUrl": api_url, "outputs": outputs, "awsEnvironment": aws_environment, "pid": os.getpid()}
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(saved, indent=2))
+    partial.replace(path)
+    return path
 
 
 def remove_local_stack_file(api_url: str) -> None:
-    """Forget the running ``autovid up`` (only if the file still describes that one)."""
-    saved = _read_local_stack_file()
-    if saved is not None and saved.get("apiUrl") == api_url:
-        LOCAL_STACK_FILE.unlink(missing_ok=True)
+    """Forget a stopped ``autovid up`` (only if its file still describes this process's stack)."""
+    path = _stack_file(api_url)
+    saved = _read(path)
+    if saved is not None and saved.get("pid") == os.getpid():
+        path.unlink(missing_ok=True)
 
 
-def _read_local_stack_file() -> dict[str, Any] | None:
+def running_local_stacks() -> list[dict[str, Any]]:
+    """The registered stacks whose ``autovid up`` is still alive; files of dead ones are removed."""
+    alive = []
+    for path in sorted(stacks_dir().glob("*.json")):
+        saved = _read(path)
+        if saved is None or not _process_alive(saved.get("pid")):
+            path.unlink(missing_ok=True)
+            continue
+        alive.append(saved)
+    return alive
+
+
+def _read(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(LOCAL_STACK_FILE.read_text())
+        saved = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return saved if isinstance(saved, dict) and "apiUrl" in saved else None
+
+
+def _process_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def find_stack(api: str | None, bucket: str | None, stack: str | None) -> StackTarget:
-    """``--api``/``--bucket`` win; then ``--stack`` (CloudFormation outputs); then the running
-    ``autovid up`` (its stack file). ``--api`` pointing at that running stack also gets its bucket."""
+    """``--stack`` reads CloudFormation outputs; ``--api`` names the API (a running ``autovid up``
+    at that URL also gives its bucket and AWS endpoint); with neither, the one running
+    ``autovid up``. ``--bucket`` always wins."""
     if stack:
         outputs = _cloudformation_outputs(stack)
         if "ApiUrl" not in outputs and not api:
             raise ClientError(f"stack {stack} has no ApiUrl output; pass --api URL")
         return StackTarget(api_url=api or outputs["ApiUrl"], bucket=bucket or outputs.get("MediaBucketName"))
-    saved = _read_local_stack_file()
-    if api and (saved is None or saved.get("apiUrl", "").rstrip("/") != api.rstrip("/")):
-        return StackTarget(api_url=api, bucket=bucket)
-    if saved is not None:
-        return StackTarget(
-            api_url=saved["apiUrl"],
-            bucket=bucket or saved["outputs"].get("MediaBucketName"),
-            aws_environment=saved.get("awsEnvironment", {}),
-        )
-    raise ClientError("no API to talk to: run `autovid up` first, or pass --api URL or --stack NAME")
+    running = running_local_stacks()
+    if api:
+        running = [s for s in running if s["apiUrl"].rstrip("/") == api.rstrip("/")]
+        if not running:
+            return StackTarget(api_url=api, bucket=bucket)
+    if len(running) > 1:
+        urls = ", ".join(s["apiUrl"] for s in running)
+        raise ClientError(f"several `autovid up` stacks are running ({urls}): pass --api URL")
+    if not running:
+        raise ClientError("no API to talk to: run `autovid up` first, or pass --api URL or --stack NAME")
+    saved = running[0]
+    return StackTarget(
+        api_url=saved["apiUrl"],
+        bucket=bucket or saved.get("outputs", {}).get("MediaBucketName"),
+        aws_environment=saved.get("awsEnvironment", {}),
+    )
 
 
 def _cloudformation_outputs(stack: str) -> dict[str, str]:
@@ -158,13 +207,14 @@ def upload_local_sources(
     raw_spec: dict[str, Any], base_dirs: Path | list[Path], target: StackTarget
 ) -> tuple[dict[str, Any], str | None]:
     """Upload every local-path source to the stack's bucket under ``assets/`` and rewrite it to
-    ``s3://``. A relative path is looked up in each of ``base_dirs`` in turn. Returns the
-    rewritten spec and the local ``output.destination``, if any."""
+    ``s3://``. A relative path is looked up in each of ``base_dirs`` in turn. Every source is
+    found before the first upload, so a missing one uploads nothing. Returns the rewritten spec
+    and the local ``output.destination``, if any."""
     roots = [base_dirs] if isinstance(base_dirs, Path) else base_dirs
     s3 = None
+    found: dict[str, Path] = {}
 
-    def upload(source: str) -> str:
-        nonlocal s3
+    def find(source: str) -> str:
         candidates = [(root / source).resolve() for root in roots]
         path = next((c for c in candidates if c.is_file()), None)
         if path is None:
@@ -172,6 +222,12 @@ def upload_local_sources(
             raise ClientError(f"local source {source!r} does not exist (looked for {tried})")
         if target.bucket is None:
             raise ClientError("local sources need the stack's bucket: pass --bucket or --stack")
+        found[source] = path
+        return source
+
+    def upload(source: str) -> str:
+        nonlocal s3
+        path = found[source]
         s3 = s3 or target.s3()
         key = f"assets/{_digest(path)}/{path.name}"
         try:
@@ -182,6 +238,7 @@ def upload_local_sources(
             raise ClientError(f"cannot upload {path} to s3://{target.bucket}/{key}: {error}") from error
         return f"s3://{target.bucket}/{key}"
 
+    resolve_local_sources(raw_spec, find)
     return resolve_local_sources(raw_spec, upload)
 
 

@@ -25,10 +25,11 @@ from autovid_local.client import (
 EXIT_COMPLETED, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+def add_target_arguments(parser: argparse.ArgumentParser, *, uploads: bool = True) -> None:
     parser.add_argument("--api", help="REST API base URL (default: the running `autovid up`)")
     parser.add_argument("--stack", help="a deployed stack's name: its API URL and bucket come from its outputs")
-    parser.add_argument("--bucket", help="bucket for uploading local sources (default: the stack's)")
+    if uploads:
+        parser.add_argument("--bucket", help="bucket for uploading local sources (default: the stack's)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON only")
 
 
@@ -54,13 +55,13 @@ def add_submit_command(subparsers: Any) -> None:
 def add_status_command(subparsers: Any) -> None:
     parser = subparsers.add_parser("status", help="print a job's status JSON")
     parser.add_argument("job_id", metavar="JOB_ID")
-    add_target_arguments(parser)
+    add_target_arguments(parser, uploads=False)
     parser.set_defaults(run=run_status)
 
 
 def run_status(args: argparse.Namespace) -> int:
     try:
-        target = find_stack(args.api, args.bucket, args.stack)
+        target = find_stack(args.api, None, args.stack)
         job = ApiClient(target.api_url).status(args.job_id)
     except (ClientError, ApiError, ApiUnreachableError) as error:
         return _fail(error, args.json)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from autovid_local import client
@@ -12,11 +15,14 @@ from autovid_local.client import ApiError, ApiUnreachableError, find_stack, remo
 @pytest.fixture
 def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUTOVID_STATE_DIR", str(tmp_path / "state"))
     return tmp_path
 
 
-def save_stack(api_url: str, bucket: str = "local-bucket") -> None:
-    client.write_local_stack_file(api_url, {"MediaBucketName": bucket}, {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+def save_stack(api_url: str, bucket: str = "local-bucket"):
+    return client.write_local_stack_file(
+        api_url, {"MediaBucketName": bucket}, {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+    )
 
 
 def test_the_running_stack_is_found_from_its_file(in_tmp):
@@ -40,11 +46,46 @@ def test_no_stack_at_all_is_a_clear_error(in_tmp):
 
 
 def test_a_stopped_stack_forgets_only_its_own_file(in_tmp):
-    save_stack("http://127.0.0.1:3000")
+    path = save_stack("http://127.0.0.1:3000")
     remove_local_stack_file("http://127.0.0.1:3999")
-    assert client.LOCAL_STACK_FILE.is_file(), "a newer `autovid up` wrote it"
+    assert path.is_file()
+    saved = json.loads(path.read_text())
+    path.write_text(json.dumps({**saved, "pid": os.getppid()}))  # a newer `autovid up` on that port
     remove_local_stack_file("http://127.0.0.1:3000")
-    assert not client.LOCAL_STACK_FILE.exists()
+    assert path.is_file(), "not this process's stack"
+    path.write_text(json.dumps(saved))
+    remove_local_stack_file("http://127.0.0.1:3000")
+    assert not path.exists()
+
+
+def test_the_running_stack_is_found_from_any_directory(in_tmp, monkeypatch):
+    save_stack("http://127.0.0.1:3000", bucket="b")
+    elsewhere = in_tmp / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    target = find_stack(None, None, None)
+    assert (target.api_url, target.bucket) == ("http://127.0.0.1:3000", "b")
+    by_url = find_stack("http://127.0.0.1:3000", None, None)
+    assert by_url.aws_environment == {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, "--api gets its endpoint too"
+
+
+def test_a_killed_stack_is_ignored_and_forgotten(in_tmp):
+    path = save_stack("http://127.0.0.1:3000")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path.write_text(json.dumps({**json.loads(path.read_text()), "pid": dead.pid}))
+    with pytest.raises(client.ClientError, match="run `autovid up` first"):
+        find_stack(None, None, None)
+    assert not path.exists()
+    assert find_stack("http://127.0.0.1:3000", None, None).bucket is None, "a plain --api target"
+
+
+def test_several_running_stacks_need_api(in_tmp):
+    save_stack("http://127.0.0.1:3000", bucket="one")
+    save_stack("http://127.0.0.1:3100", bucket="two")
+    with pytest.raises(client.ClientError, match=r"several .* \(http://127.0.0.1:3000, http://127.0.0.1:3100\)"):
+        find_stack(None, None, None)
+    assert find_stack("http://127.0.0.1:3100/", None, None).bucket == "two"
 
 
 class ScriptedApi:
@@ -80,8 +121,9 @@ def test_waiting_gives_up_after_too_many_missed_polls_and_at_once_on_4xx():
 
 
 def test_the_stack_file_holds_what_submit_needs(in_tmp):
-    save_stack("http://127.0.0.1:3000", bucket="b")
-    saved = json.loads(client.LOCAL_STACK_FILE.read_text())
+    path = save_stack("http://127.0.0.1:3000", bucket="b")
+    assert path.parent == in_tmp / "state" / "stacks"
+    saved = json.loads(path.read_text())
     assert saved["apiUrl"] == "http://127.0.0.1:3000" and saved["outputs"]["MediaBucketName"] == "b"
 
 
@@ -121,3 +163,31 @@ def test_json_output_stays_one_document_when_the_download_fails(in_tmp, capsys):
     answer = json.loads(capsys.readouterr().out)  # exactly one JSON document
     assert answer["status"] == "completed" and answer["downloadError"].startswith("download failed")
     assert not (in_tmp / "out" / "out.mp4").exists()
+
+
+def test_a_missing_local_source_is_found_before_anything_is_uploaded(in_tmp):
+    uploads: list[str] = []
+
+    class RecordingS3:
+        def upload_file(self, path, bucket, key):
+            uploads.append(key)
+
+    target = client.StackTarget(api_url="http://127.0.0.1:3000", bucket="b")
+    target.s3 = RecordingS3  # type: ignore[method-assign]
+    (in_tmp / "clip.mp4").write_bytes(b"video")
+    spec = {
+        "assets": {
+            "video": {"id": "v", "source": "clip.mp4"},
+            "audio": [{"id": "m", "source": "music/missing.mp3"}],
+        }
+    }
+    with pytest.raises(client.ClientError, match="local source 'music/missing.mp3' does not exist"):
+        client.upload_local_sources(spec, [in_tmp], target)
+    assert uploads == []
+    (in_tmp / "music").mkdir()
+    (in_tmp / "music" / "missing.mp3").write_bytes(b"music")
+    rewritten, _ = client.upload_local_sources(spec, [in_tmp], target)
+    assert [a["source"] for a in [rewritten["assets"]["video"], *rewritten["assets"]["audio"]]] == [
+        f"s3://b/{key}" for key in uploads
+    ]
+    assert len(uploads) == 2

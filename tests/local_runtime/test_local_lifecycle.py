@@ -53,6 +53,7 @@ def test_only_one_runtime_per_process(local_runtime_factory, tmp_path):
 
 def test_autovid_up_serves_until_interrupted(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT / "local")])}
+    env["AUTOVID_STATE_DIR"] = str(tmp_path / "state")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -73,14 +74,16 @@ def test_autovid_up_serves_until_interrupted(tmp_path):
         cwd=tmp_path,
     )
     lines = []
-    stack_file = tmp_path / ".autovid" / "local-stack.json"
+    stacks = tmp_path / "state" / "stacks"
     try:
         for line in process.stdout:
             lines.append(line)
             if line.startswith("Ready."):
                 break
+        [stack_file] = stacks.glob("*.json")
         saved = json.loads(stack_file.read_text())
         assert saved["apiUrl"].startswith("http://127.0.0.1:"), "`autovid submit` finds the running stack"
+        assert saved["pid"] == process.pid
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)
     finally:
@@ -94,7 +97,7 @@ def test_autovid_up_serves_until_interrupted(tmp_path):
     assert "curl -s" in output and "aws --endpoint-url" in output
     assert output.count("Notifications (AWS::SNS::Topic)") == 1, "reported once, by name"
     assert output.rstrip().endswith("stopped")
-    assert not stack_file.exists(), "a stopped stack is forgotten"
+    assert list(stacks.glob("*")) == [], "a stopped stack is forgotten"
 
 
 @pytest.fixture
