@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from render.media import decode, ffmpeg, rms
+from render.media import decode, ffmpeg, make_video, rms
 
 from autovid.render.cli import render_command
 from autovid.render.probe import probe
@@ -63,19 +63,7 @@ def tree(tmp_path_factory) -> Path:
     for name, seconds in MISSING_VIDEOS.items():
         target = root / "media" / "inputs" / name
         if not target.exists():
-            ffmpeg(
-                "-f",
-                "lavfi",
-                "-i",
-                f"testsrc=size=320x180:rate=30:duration={seconds}",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-pix_fmt",
-                "yuv420p",
-                str(target),
-            )
+            make_video(target, seconds, size="320x180", fps=30)
     for spec_path in SPECS:
         shutil.copy(spec_path, root / spec_path.name)  # sources are ./media/..., relative to the tree root
     return root
