@@ -107,9 +107,7 @@ def transition_update(
         assignments.append("#redrives = :redrives")
         condition += " AND (attribute_not_exists(#redrives) OR #redrives < :redrives)"
     if from_redrive is not None:
-        names["#redrives"] = "redriveCount"
-        values[":run"] = from_redrive
-        condition += " AND (attribute_not_exists(#redrives) OR #redrives <= :run)"
+        condition += _not_redriven_past(from_redrive, names, values)
     if not_claimed_since is not None:
         values[":since"] = not_claimed_since
         values[":claimed"] = S.PROCESSING.value
@@ -120,6 +118,13 @@ def transition_update(
         names=names,
         values=values,
     )
+
+
+def _not_redriven_past(run: int, names: dict[str, str], values: dict[str, Any]) -> str:
+    """The condition that a write from a run with redrive count ``run`` is not stale: the job
+    records no later redrive. Adds its names and values."""
+    names["#redrives"], values[":run"] = "redriveCount", run
+    return " AND (attribute_not_exists(#redrives) OR #redrives <= :run)"
 
 
 class JobStatusManager:
@@ -200,8 +205,7 @@ class JobStatusManager:
             ":owner": execution_arn,
         }
         if from_redrive is not None:
-            condition += " AND (attribute_not_exists(#redrives) OR #redrives <= :run)"
-            names["#redrives"], values[":run"] = "redriveCount", from_redrive
+            condition += _not_redriven_past(from_redrive, names, values)
         try:
             self.table.update(
                 job_id,
