@@ -64,6 +64,16 @@ def log_execution_started(state_machine: str, execution_name: str, execution_inp
     logger.info("execution %s/%s started%s", state_machine, execution_name, _job_suffix(execution_input))
 
 
+def log_execution_redriven(state_machine: str, execution_name: str, redrive_count: int, execution_input: Any) -> None:
+    logger.info(
+        "execution %s/%s redriven (redrive %d)%s",
+        state_machine,
+        execution_name,
+        redrive_count,
+        _job_suffix(execution_input),
+    )
+
+
 def log_execution_finished(
     state_machine: str, execution_name: str, status: str, seconds: float, execution_input: Any, error: str | None
 ) -> None:

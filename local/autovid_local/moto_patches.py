@@ -29,9 +29,21 @@ Patches:
     one-line activity log, and the "Step Functions Execution Status Change" events delivered
     to ``aws.states`` rules.
 
+``stop-wins``
+    StopExecution marks the program stopped, but a task still in flight that then fails
+    overwrites that with its error, and the execution ends FAILED. On AWS a stopped execution
+    is ABORTED whatever its tasks do afterwards; a stopped program now stays stopped.
+
 ``scaled-retry-wait`` / ``scaled-wait-state`` (installed only when ``wait_scale != 1``)
     ASL requires ``IntervalSeconds >= 1`` and moto sleeps in real time; tests scale Retry
     back-off and Wait states down so a workflow with retries runs in milliseconds.
+
+``redrive-execution`` / ``redrive-describe-execution`` / ``redrive-list-executions`` / ``redrive-context``
+    moto has no RedriveExecution. :class:`autovid_local.redrive.ExecutionRedriver` implements it
+    with AWS's semantics; these patches add the API action, the redrive fields of
+    DescribeExecution and ListExecutions (and its ``redriveFilter``), and ``RedriveCount`` /
+    ``RedriveTime`` in ``$$.Execution``. A redriven execution is reported to the listener as
+    running again.
 
 ``server-start`` (not a replacement: :func:`start_moto_server` drives ``ThreadedMotoServer``)
     ``ThreadedMotoServer.start`` waits without a timeout for its thread to bind; when the port
@@ -43,6 +55,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import inspect
 import socket
 import threading
@@ -53,6 +66,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from autovid_local.errors import LocalRuntimeError, MotoPatchError, PortInUseError
+from autovid_local.redrive import ExecutionNotRedrivableError, ExecutionRedriver, context_redrive_fields
 
 
 class LambdaDispatcher(Protocol):
@@ -76,6 +90,8 @@ class ExecutionListener(Protocol):
 
     def execution_finished(self, execution: Any) -> None: ...
 
+    def execution_redriven(self, execution: Any) -> None: ...
+
 
 @dataclass
 class Patch:
@@ -86,6 +102,8 @@ class Patch:
     attribute: str
     expected_parameters: tuple[str, ...] | None
     build: Callable[[Any], Any]
+    #: True for an addition: moto must not have the attribute (when it gains one, review the patch).
+    adds: bool = False
     _saved: Any = None
 
     def target(self) -> tuple[Any, Any]:
@@ -93,13 +111,20 @@ class Patch:
             owner = self.owner()
         except ImportError as error:
             raise MotoPatchError(self.name, f"cannot import the patched module: {error}") from error
+        if self.adds:
+            present = getattr(owner, self.attribute, None)
+            if present is not None and getattr(present, "_added_by", None) != self.name:
+                raise MotoPatchError(
+                    self.name, f"{owner!r} now has '{self.attribute}': moto implements it; review this patch"
+                )
+            return owner, None
         if not hasattr(owner, self.attribute):
             raise MotoPatchError(self.name, f"{owner!r} has no attribute '{self.attribute}'")
         return owner, getattr(owner, self.attribute)
 
     def check(self) -> None:
         _owner, original = self.target()
-        if self.expected_parameters is None:
+        if self.expected_parameters is None or self.adds:
             return
         actual = tuple(inspect.signature(original).parameters)
         if actual != self.expected_parameters:
@@ -111,12 +136,18 @@ class Patch:
         self.check()
         owner, original = self.target()
         self._saved = (owner, original)
-        setattr(owner, self.attribute, self.build(original))
+        replacement = self.build(original)
+        if self.adds:
+            replacement._added_by = self.name  # so a check while installed knows it is ours
+        setattr(owner, self.attribute, replacement)
 
     def undo(self) -> None:
         if self._saved is not None:
             owner, original = self._saved
-            setattr(owner, self.attribute, original)
+            if self.adds:
+                delattr(owner, self.attribute)
+            else:
+                setattr(owner, self.attribute, original)
             self._saved = None
 
 
@@ -153,6 +184,24 @@ def _wait_function() -> Any:
     return WaitFunction
 
 
+def _sfn_response() -> Any:
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    return StepFunctionResponse
+
+
+def _execution_worker() -> Any:
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    return ExecutionWorker
+
+
+def _environment() -> Any:
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+
+    return Environment
+
+
 def _state_module() -> Any:
     from moto.stepfunctions.parser.asl.component.state import state
 
@@ -172,6 +221,17 @@ def _build_state_data(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(**fields)
 
     return state_data
+
+
+def _build_set_error(original: Callable[..., Any]) -> Callable[..., Any]:
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    def set_error(env: Any, error: Any) -> None:
+        if isinstance(env._program_state, ProgramStopped):
+            return  # stopped: an in-flight task's failure does not turn ABORTED into FAILED
+        original(env, error)
+
+    return set_error
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -219,6 +279,7 @@ class MotoPatches:
         self._running: set[str] = set()
         self._ended_before_start: dict[str, Any] = {}
         self._order_lock = threading.RLock()
+        self.redriver = ExecutionRedriver(on_redriven=self._report_redriven)
 
     def patches(self) -> list[Patch]:
         patches = [
@@ -244,6 +305,23 @@ class MotoPatches:
                 "terminated",
                 ("self",),
                 self._build_terminated,
+            ),
+            Patch("stop-wins", _environment, "set_error", ("self", "error"), _build_set_error),
+            Patch("redrive-execution", _sfn_response, "redrive_execution", None, self._build_redrive, adds=True),
+            Patch(
+                "redrive-describe-execution",
+                _sfn_response,
+                "describe_execution",
+                ("self",),
+                self._build_describe_execution,
+            ),
+            Patch("redrive-list-executions", _sfn_response, "list_executions", ("self",), self._build_list_executions),
+            Patch(
+                "redrive-context",
+                _execution_worker,
+                "_get_evaluation_environment",
+                ("self",),
+                self._build_evaluation_environment,
             ),
         ]
         if self._wait_scale != 1.0:
@@ -337,6 +415,108 @@ class MotoPatches:
 
         return terminated
 
+    # --- redrive ----------------------------------------------------------------------------
+
+    def _report_redriven(self, execution: Any) -> None:
+        # Called before the resumed run starts, so its end is reported after this.
+        with self._order_lock:
+            self._running.add(execution.exec_arn)
+            self._listener.execution_redriven(execution)
+
+    def _build_redrive(self, _original: None) -> Callable[..., Any]:
+        redriver = self.redriver
+
+        def redrive_execution(response: Any) -> Any:
+            from moto.core.responses import ActionResult
+
+            execution = response.stepfunction_backend.describe_execution(response._get_param("executionArn"))
+            try:
+                date = redriver.redrive(execution, response._get_param("clientToken"))
+            except ExecutionNotRedrivableError as reason:
+                raise _execution_not_redrivable()(str(reason)) from None
+            return ActionResult({"redriveDate": date})
+
+        return redrive_execution
+
+    def _build_describe_execution(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        redriver = self.redriver
+
+        def describe_execution(response: Any) -> Any:
+            result = original(response)
+            execution = response.stepfunction_backend.describe_execution(response._get_param("executionArn"))
+            if getattr(execution, "exec_worker", None) is not None:
+                fields = result.result
+                fields.update(redriver.describe_fields(execution))
+                if execution.status == "TIMED_OUT" and execution.stop_date is not None:
+                    fields["stopDate"] = execution.stop_date  # moto leaves it out for TIMED_OUT
+            return result
+
+        return describe_execution
+
+    def _build_list_executions(self, _original: Callable[..., Any]) -> Callable[..., Any]:
+        redriver = self.redriver
+
+        def list_executions(response: Any) -> Any:
+            # moto's own pages before any filter could apply; this one filters by status and
+            # redriveFilter, then pages (the token is the offset).
+            from moto.core.responses import ActionResult
+            from moto.stepfunctions.exceptions import InvalidToken, ValidationException
+
+            state_machine = response.stepfunction_backend.describe_state_machine(response._get_param("stateMachineArn"))
+            status_filter = response._get_param("statusFilter")
+            redrive_filter = response._get_param("redriveFilter")
+            if redrive_filter not in (None, "REDRIVEN", "NOT_REDRIVEN"):
+                raise ValidationException(
+                    f"1 validation error detected: Value '{redrive_filter}' at 'redriveFilter' failed to satisfy "
+                    "constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]"
+                )
+            max_results = response._get_int_param("maxResults") or 100
+            token = response._get_param("nextToken")
+            try:
+                offset = int(token) if token else 0
+            except ValueError:
+                raise InvalidToken(f"Invalid nextToken {token!r}") from None
+            executions = []
+            for execution in sorted(state_machine.executions, key=lambda e: e.start_date, reverse=True):
+                if status_filter and execution.status != status_filter:
+                    continue
+                count = redriver.redrive_count(execution)
+                if (redrive_filter == "REDRIVEN" and count == 0) or (redrive_filter == "NOT_REDRIVEN" and count):
+                    continue
+                executions.append(execution)
+            page = executions[offset : offset + max_results]
+            items = []
+            for execution in page:
+                item = {
+                    "executionArn": execution.execution_arn,
+                    "stateMachineArn": state_machine.arn,
+                    "name": execution.name,
+                    "status": execution.status,
+                    "startDate": execution.start_date,
+                    **redriver.list_fields(execution),
+                }
+                if execution.status != "RUNNING" and execution.stop_date is not None:
+                    item["stopDate"] = execution.stop_date
+                items.append(item)
+            result: dict[str, Any] = {"executions": items}
+            if offset + max_results < len(executions):
+                result["nextToken"] = str(offset + max_results)
+            return ActionResult(result)
+
+        return list_executions
+
+    def _build_evaluation_environment(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        redriver = self.redriver
+
+        def get_evaluation_environment(worker: Any) -> Any:
+            env = original(worker)
+            execution = getattr(worker._execution_communication, "execution", None)
+            record = redriver.record(execution) if execution is not None else None
+            env.states.context_object.context_object_data["Execution"].update(context_redrive_fields(record))
+            return env
+
+        return get_evaluation_environment
+
     def _build_wait_interval(self, original: Callable[..., Any]) -> Callable[..., Any]:
         scale = self._wait_scale
 
@@ -346,6 +526,18 @@ class MotoPatches:
                 env.program_state_event.wait(wait_seconds * scale)
 
         return wait_interval
+
+
+@functools.cache
+def _execution_not_redrivable() -> type[Exception]:
+    """AWS's ``ExecutionNotRedrivable`` error, as moto serializes errors (built on first use)."""
+    from moto.core.exceptions import AWSError
+
+    class ExecutionNotRedrivable(AWSError):
+        TYPE = "ExecutionNotRedrivable"
+        STATUS = 400
+
+    return ExecutionNotRedrivable
 
 
 # --- the server ----------------------------------------------------------------------------
@@ -427,6 +619,9 @@ def check_all() -> list[str]:
 
 class _NoopListener:
     def execution_started(self, execution: Any) -> None:
+        pass
+
+    def execution_redriven(self, execution: Any) -> None:
         pass
 
     def execution_finished(self, execution: Any) -> None:

@@ -29,7 +29,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from autovid_local import environ, function_logs
-from autovid_local.activity import log_execution_finished, log_execution_started
+from autovid_local.activity import log_execution_finished, log_execution_redriven, log_execution_started
 from autovid_local.api import RestApiServer
 from autovid_local.async_invoke import AsyncInvoker
 from autovid_local.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
@@ -415,18 +415,28 @@ class LocalRuntime:
 
     def execution_started(self, execution: Any) -> None:
         # A short execution may already have finished by now; this event is its start.
-        change = dataclasses.replace(_status_change(execution), status="RUNNING", stop_date=None, output=None,
+        change = dataclasses.replace(self._status_change(execution), status="RUNNING", stop_date=None, output=None,
                                      error=None, cause=None)  # fmt: skip
         log_execution_started(execution.state_machine.name, execution.name, change.input)
         self._notify(change)
 
+    def execution_redriven(self, execution: Any) -> None:
+        # As on AWS: a status change to RUNNING, with the new redriveCount.
+        change = self._status_change(execution)
+        log_execution_redriven(execution.state_machine.name, execution.name, change.redrive_count, change.input)
+        self._notify(change)
+
     def execution_finished(self, execution: Any) -> None:
-        change = _status_change(execution)
+        change = self._status_change(execution)
         seconds = (change.stop_date - change.start_date).total_seconds() if change.stop_date else 0.0
         log_execution_finished(
             execution.state_machine.name, execution.name, change.status, seconds, change.input, change.error
         )
         self._notify(change)
+
+    def _status_change(self, execution: Any) -> ExecutionStatusChange:
+        redrive_count = self._patches.redriver.redrive_count(execution) if self._patches else 0
+        return _status_change(execution, redrive_count)
 
     def _notify(self, change: ExecutionStatusChange) -> None:
         for observer in list(self.execution_observers):
@@ -457,7 +467,7 @@ def _parse_payload(body: Any) -> Any:
         return body
 
 
-def _status_change(execution: Any) -> ExecutionStatusChange:
+def _status_change(execution: Any, redrive_count: int) -> ExecutionStatusChange:
     status = execution.exec_status.value if execution.exec_status is not None else "RUNNING"
     return ExecutionStatusChange(
         execution_arn=execution.exec_arn,
@@ -470,4 +480,5 @@ def _status_change(execution: Any) -> ExecutionStatusChange:
         cause=execution.cause,
         start_date=execution.start_date,
         stop_date=execution.stop_date,
+        redrive_count=redrive_count,
     )

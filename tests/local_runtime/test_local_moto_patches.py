@@ -166,3 +166,54 @@ def test_an_execution_that_ends_before_its_start_returns_is_reported_in_order():
     start(None, "arn:machine", "slow", "{}", None)  # the same name and input while running
     terminated(SimpleNamespace(execution=slow))
     assert reported[2:] == [("started", "arn:slow"), ("finished", "arn:slow")]
+
+
+def test_the_redrive_patch_fails_loudly_once_moto_implements_redrive(monkeypatch):
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    patch = next(p for p in all_patches() if p.name == "redrive-execution")
+    patch.check()  # moto 5.2.5 has no RedriveExecution: the patch adds it
+    monkeypatch.setattr(StepFunctionResponse, "redrive_execution", lambda self: None, raising=False)
+    with pytest.raises(MotoPatchError, match="redrive-execution.*moto implements it"):
+        patch.check()
+
+
+def test_redrive_execution(runtime):
+    """The whole redrive path through moto's HTTP front end (details in test_local_redrive.py)."""
+    sfn = runtime.client("stepfunctions")
+    runtime.inject_fault("FlakyStepFunction", lambda: TransientError("B down"), times=1)
+    failed = run_execution(runtime, "RedriveWorkflow", {"runId": "patch-smoke"})
+    assert failed["status"] == "FAILED", failed
+    try:
+        sfn.redrive_execution(executionArn=failed["executionArn"])
+    except Exception as error:  # noqa: BLE001 - reported as the patch that broke
+        pytest.fail(f"moto patch 'redrive-execution' failed: {error!r}")
+    description = wait_until(
+        lambda: (d := sfn.describe_execution(executionArn=failed["executionArn"]))["status"] != "RUNNING" and d,
+        what="the redriven execution",
+    )
+    assert (description["status"], description.get("redriveCount")) == ("SUCCEEDED", 1), (
+        f"moto patches 'redrive-*' no longer resume executions: {description}"
+    )
+
+
+def test_stop_wins_over_a_late_task_failure(runtime):
+    import threading
+
+    sfn = runtime.client("stepfunctions")
+    entered, release = threading.Event(), threading.Event()
+
+    def blocked() -> Exception:
+        entered.set()
+        release.wait(10)
+        return TransientError("failed after the stop")
+
+    runtime.inject_fault("StepFunction", blocked, times=1)
+    arn = sfn.start_execution(stateMachineArn=runtime.ref("RedriveWorkflow"), input='{"runId": "s"}')["executionArn"]
+    assert entered.wait(10)
+    sfn.stop_execution(executionArn=arn)
+    release.set()
+    description = wait_until(
+        lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d, what="the stop"
+    )
+    assert description["status"] == "ABORTED", f"moto patch 'stop-wins' did not keep the stop: {description}"
