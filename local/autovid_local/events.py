@@ -74,12 +74,16 @@ class EventRuleSpec:
 
 
 def matches(pattern: Any, event: Any) -> bool:
-    """EventBridge pattern matching: nested objects, value lists, and the ``prefix``,
-    ``anything-but`` and ``exists`` operators."""
+    """EventBridge pattern matching: nested objects, value lists, ``$or``, and the ``prefix``,
+    ``anything-but``, ``exists`` and ``numeric`` operators."""
     if isinstance(pattern, dict):
         if not isinstance(event, dict):
             return False
         for key, sub_pattern in pattern.items():
+            if key == "$or":  # any one of the alternative patterns, each over this same object
+                if not any(matches(alternative, event) for alternative in sub_pattern):
+                    return False
+                continue
             if isinstance(sub_pattern, list) and any(_is_exists(p, False) for p in sub_pattern):
                 if key in event:
                     return False
@@ -97,13 +101,25 @@ def _is_exists(pattern: Any, expected: bool) -> bool:
     return isinstance(pattern, dict) and pattern.get("exists") is expected
 
 
-SUPPORTED_OPERATORS = frozenset({"prefix", "anything-but", "exists"})
+SUPPORTED_OPERATORS = frozenset({"prefix", "anything-but", "exists", "numeric"})
+_NUMERIC_COMPARISONS = {
+    "=": lambda a, b: a == b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 
 
 def unsupported_operators(pattern: Any) -> set[str]:
     """Content-filter operators in ``pattern`` that :func:`matches` does not implement."""
     if isinstance(pattern, dict):
-        return set().union(*(unsupported_operators(v) for v in pattern.values()))
+        return set().union(
+            *(
+                set().union(*(unsupported_operators(alt) for alt in v)) if k == "$or" else unsupported_operators(v)
+                for k, v in pattern.items()
+            )
+        )
     if isinstance(pattern, list):
         return {key for item in pattern if isinstance(item, dict) for key in item if key not in SUPPORTED_OPERATORS}
     return set()
@@ -119,7 +135,17 @@ def _value_matches(pattern: Any, value: Any) -> bool:
         return value not in (excluded if isinstance(excluded, list) else [excluded])
     if "exists" in pattern:
         return pattern["exists"] is True
+    if "numeric" in pattern:
+        return _numeric_matches(pattern["numeric"], value)
     return False
+
+
+def _numeric_matches(conditions: list[Any], value: Any) -> bool:
+    """``{"numeric": [">", 0, "<=", 5]}``: every (operator, number) pair holds."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    pairs = zip(conditions[::2], conditions[1::2], strict=True)
+    return all(_NUMERIC_COMPARISONS[operator](value, bound) for operator, bound in pairs)
 
 
 def _epoch_ms(moment: Any) -> int | None:

@@ -322,6 +322,12 @@ def _name_role(template: Template, resource: DeclaredResource) -> Identity:
     return _role_identity(template, resource.logical_id, template.default_name(resource, "RoleName"))
 
 
+def _name_managed_policy(template: Template, resource: DeclaredResource) -> Identity:
+    name = template.default_name(resource, "ManagedPolicyName")
+    path = template.resolve(resource.properties.get("Path")) or "/"
+    return Identity(ref=template.arn("iam", f"policy{path}{name}", region=False), attributes={})
+
+
 def _name_log_group(template: Template, resource: DeclaredResource) -> Identity:
     name = template.default_name(resource, "LogGroupName", 512)
     return Identity(ref=name, attributes={"Arn": template.arn("logs", f"log-group:{name}:*")})
@@ -360,6 +366,7 @@ _NAMERS: dict[str, Callable[[Template, DeclaredResource], Identity]] = {
     PIPE: _name_pipe,
     API: _name_api,
     "AWS::IAM::Role": _name_role,
+    "AWS::IAM::ManagedPolicy": _name_managed_policy,
     LOG_GROUP: _name_log_group,
     EVENT_RULE: _name_rule,
 }

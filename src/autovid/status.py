@@ -74,7 +74,7 @@ def transition_update(
     values: dict[str, Any] = {
         ":new": new.value,
         ":at": at,
-        ":entry": [{"status": new.value, "at": at, "reason": reason}],
+        ":entry": [_history_entry(new, at, reason, redrive_count)],
         ":empty": [],
     }
     assignments = [
@@ -118,6 +118,13 @@ def transition_update(
         names=names,
         values=values,
     )
+
+
+def _history_entry(new: JobStatus, at: str, reason: str, redrive_count: int | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"status": new.value, "at": at, "reason": reason}
+    if redrive_count is not None:
+        entry["redriveCount"] = redrive_count
+    return entry
 
 
 def _not_redriven_past(run: int, names: dict[str, str], values: dict[str, Any]) -> str:
@@ -245,7 +252,7 @@ class JobStatusManager:
         return self.transition(
             job_id,
             S.RETRYING,
-            reason=f"redrive {redrive_count}",
+            reason="redrive",
             claim_for=execution_arn,
             only_from=frozenset({S.FAILED}),
             redrive_count=redrive_count,

@@ -1,12 +1,15 @@
-"""Status sync: mark a job failed when its execution fails.
+"""Status sync: mark a job failed when its execution fails, and retrying when it is redriven.
 
-Triggered by EventBridge "Step Functions Execution Status Change" events (FAILED, TIMED_OUT,
-ABORTED). Steps record permanent failures themselves; this records the rest: retries that ran
-out, task timeouts, crashes, aborts and failures before the first step. Every change goes
-through the status module, so a job that is already terminal or owned by another execution is
-left alone, and so is news from before a redrive: the job's ``redriveCount`` is higher than the
-event's, or a run set the job ``processing`` after the execution stopped. A retry that a step
-still running after StopExecution recorded does not stop the job from being marked failed.
+Triggered by EventBridge "Step Functions Execution Status Change" events: FAILED, TIMED_OUT,
+ABORTED, and RUNNING with a ``redriveCount`` above 0 (a redrive started: the failed job goes
+``retrying`` with reason ``redrive`` at once, before the redriven step runs; whichever of the
+two comes first records it, the other finds it done). Steps record permanent failures
+themselves; this records the rest: retries that ran out, task timeouts, crashes, aborts and
+failures before the first step. Every change goes through the status module, so a job that is
+already terminal or owned by another execution is left alone, and so is news from before a
+redrive: the job's ``redriveCount`` is higher than the event's, or a run set the job
+``processing`` after the execution stopped. A retry that a step still running after
+StopExecution recorded does not stop the job from being marked failed.
 """
 
 from __future__ import annotations
@@ -84,6 +87,12 @@ def sync_job_status(change: ExecutionStatusChange, table: JobsTable, *, current:
     owner = record.get("executionArn")
     if owner and owner != change.execution_arn:
         return f"ignored: job {job_id} belongs to {owner}"
+    if change.status == "RUNNING" and change.redrive_count:
+        try:
+            jobs.mark_redriven(job_id, execution_arn=change.execution_arn, redrive_count=change.redrive_count)
+        except InvalidTransitionError as exc:
+            return f"ignored: {exc.message}"
+        return f"job {job_id} marked retrying: redrive {change.redrive_count}"
     if change.status not in ENDED_UNSUCCESSFULLY:
         return f"ignored: {change.status} needs no change for job {job_id}"
     if change.redrive_count is not None and int(record.get("redriveCount") or 0) > change.redrive_count:

@@ -133,7 +133,7 @@ def test_retrying_after_a_failure_needs_a_redrive(manager: JobStatusManager) -> 
     arn = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:run-1"
     record = manager.mark_redriven(job_id, execution_arn=arn, redrive_count=1)
     assert record["status"] == "retrying" and record["redriveCount"] == 1
-    assert record["statusHistory"][-1]["reason"] == "redrive 1"
+    assert (record["statusHistory"][-1]["reason"], record["statusHistory"][-1]["redriveCount"]) == ("redrive", 1)
 
 
 def test_a_redrive_is_counted_once(manager: JobStatusManager) -> None:

@@ -50,9 +50,31 @@ def test_pattern_matching():
     assert matches({"detail": {"status": [{"exists": True}]}}, event)
 
 
+def test_or_and_numeric_patterns_select_redrives():
+    """The status-sync rule's pattern: unsuccessful ends, or a start after a redrive."""
+    pattern = {
+        "detail": {
+            "$or": [
+                {"status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+                {"status": ["RUNNING"], "redriveCount": [{"numeric": [">", 0]}]},
+            ]
+        }
+    }
+    assert matches(pattern, {"detail": {"status": "FAILED", "redriveCount": 0}})
+    assert matches(pattern, {"detail": {"status": "RUNNING", "redriveCount": 2}})
+    assert not matches(pattern, {"detail": {"status": "RUNNING", "redriveCount": 0}})
+    assert not matches(pattern, {"detail": {"status": "RUNNING"}})
+    assert not matches(pattern, {"detail": {"status": "SUCCEEDED", "redriveCount": 1}})
+    assert not matches({"n": [{"numeric": [">", 0]}]}, {"n": True}), "a boolean is not a number"
+    assert matches({"n": [{"numeric": [">=", 1, "<", 3]}]}, {"n": 2.5})
+    assert not matches({"n": [{"numeric": [">=", 1, "<", 3]}]}, {"n": 3})
+    assert unsupported_operators(pattern) == set()
+
+
 def test_unsupported_operators_are_found():
-    pattern = {"detail": {"status": [{"suffix": "ED"}, "FAILED"], "x": {"y": [{"numeric": [">", 1]}, {"prefix": "a"}]}}}
-    assert unsupported_operators(pattern) == {"suffix", "numeric"}
+    pattern = {"detail": {"status": [{"suffix": "ED"}, "FAILED"], "x": {"y": [{"wildcard": "a*"}, {"prefix": "a"}]}}}
+    assert unsupported_operators(pattern) == {"suffix", "wildcard"}
+    assert unsupported_operators({"$or": [{"a": [{"cidr": "10.0.0.0/8"}]}]}) == {"cidr"}
     assert unsupported_operators({"source": ["aws.states"]}) == set()
 
 

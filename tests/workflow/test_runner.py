@@ -152,7 +152,7 @@ def test_a_redriven_step_goes_through_retrying(jobs: JobStatusManager) -> None:
     StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda record: None)
     record = jobs.get(job_id)
     assert history(jobs, job_id) == ["retrying", "processing"]
-    assert record["statusHistory"][-2]["reason"] == "redrive 1"
+    assert (record["statusHistory"][-2]["reason"], record["statusHistory"][-2]["redriveCount"]) == ("redrive", 1)
     assert record["redriveCount"] == 1
 
 
@@ -205,7 +205,8 @@ def test_an_execution_from_before_steps_received_the_context_can_still_be_redriv
     StepRunner(RENDER, step(job_id, legacy=True)).run(lambda record: None)
     record = jobs.get(job_id)
     assert history(jobs, job_id) == ["retrying", "processing"]
-    assert (record["statusHistory"][-2]["reason"], record["redriveCount"]) == ("redrive 1", 1)
+    assert (record["statusHistory"][-2]["reason"], record["redriveCount"]) == ("redrive", 1)
+    assert record["statusHistory"][-2]["redriveCount"] == 1
 
 
 def test_each_redrive_takes_the_job_back_once(jobs: JobStatusManager) -> None:
@@ -223,7 +224,8 @@ def test_each_redrive_takes_the_job_back_once(jobs: JobStatusManager) -> None:
     StepRunner(UPLOAD, step(job_id, redrive_count=2)).run(lambda record: None)
     record = jobs.get(job_id)
     assert history(jobs, job_id) == ["retrying", "processing", "failed", "retrying", "processing"]
-    assert [h["reason"] for h in record["statusHistory"] if h["status"] == "retrying"] == ["redrive 1", "redrive 2"]
+    retries = [(h["reason"], h.get("redriveCount")) for h in record["statusHistory"] if h["status"] == "retrying"]
+    assert retries == [("redrive", 1), ("redrive", 2)]
     assert record["redriveCount"] == 2
 
 
@@ -488,3 +490,36 @@ def test_a_failed_progress_write_does_not_fail_the_render(
 
     monkeypatch.setattr(jobs, "record_progress", throttled)
     ProgressReporter(jobs, "job", ARN)(50)  # logs and carries on
+
+
+def test_sync_marks_a_redriven_job_retrying_before_its_step_runs(jobs: JobStatusManager, failed_at: None) -> None:
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    outcome = sync.sync_job_status(change("RUNNING", job_id, redriveCount=1), jobs.table)
+    assert outcome == f"job {job_id} marked retrying: redrive 1"
+    record = jobs.get(job_id)
+    assert (record["status"], record["redriveCount"]) == ("retrying", 1)
+    assert {k: record["statusHistory"][-1][k] for k in ("status", "reason", "redriveCount")} == {
+        "status": "retrying",
+        "reason": "redrive",
+        "redriveCount": 1,
+    }
+    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)  # the redriven step then runs
+    assert [h["status"] for h in jobs.get(job_id)["statusHistory"]][-2:] == ["retrying", "processing"]
+    assert [h["status"] for h in jobs.get(job_id)["statusHistory"]].count("retrying") == 1, "recorded once"
+
+
+def test_sync_leaves_a_redrive_the_step_already_recorded(jobs: JobStatusManager, failed_at: None) -> None:
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)  # the step was first
+    before = jobs.get(job_id)
+    assert sync.sync_job_status(change("RUNNING", job_id, redriveCount=1), jobs.table).startswith("ignored")
+    assert jobs.get(job_id) == before
+
+
+def test_sync_ignores_an_ordinary_start(jobs: JobStatusManager, failed_at: None) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+    before = jobs.get(job_id)
+    for redrive_count in (0, None):
+        extra = {} if redrive_count is None else {"redriveCount": redrive_count}
+        assert sync.sync_job_status(change("RUNNING", job_id, **extra), jobs.table).startswith("ignored: RUNNING")
+    assert jobs.get(job_id) == before
