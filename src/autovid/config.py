@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     cors_allow_origin: str = Field(default="", alias="CORS_ALLOW_ORIGIN")
     # ReconcileJobs looks at jobs processing or retrying unchanged for this long.
     reconcile_after_seconds: int = Field(default=900, alias="RECONCILE_AFTER_SECONDS")
+    # Set when the service runs against a local or emulated AWS; the console links are then left out.
+    aws_endpoint_url: str = Field(default="", alias="AWS_ENDPOINT_URL")
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -89,6 +89,7 @@ class JobResponse(_Shape):
     statusHistory: list[StatusChange] | None = None
     progress: Progress | None = None
     executionArn: str | None = None
+    consoleUrl: str | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any], *, with_history: bool) -> JobResponse:
@@ -99,11 +100,14 @@ class JobResponse(_Shape):
         return response
 
     def body(self) -> dict[str, Any]:
-        """The seed's shape; status answers add statusHistory, progress and executionArn."""
+        """The seed's shape; status answers add statusHistory, progress, executionArn and, on AWS,
+        consoleUrl."""
         data = self.model_dump(mode="json")
         if self.statusHistory is None:
-            for key in ("statusHistory", "progress", "executionArn"):
+            for key in ("statusHistory", "progress", "executionArn", "consoleUrl"):
                 data.pop(key)
+        elif self.consoleUrl is None:
+            data.pop("consoleUrl")
         return data
 
 

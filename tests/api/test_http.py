@@ -6,10 +6,13 @@ import json
 import time
 from typing import Any
 
+import boto3
 import pytest
 from support import EVENTS_DIR, FakeLambdaContext, api_event, load_handler_module, minimal_spec, response_headers
 
 from autovid.aws.jobs import JobsTable
+from autovid.config import Settings
+from autovid.job_status import job_status
 
 SEED_KEYS = {
     "jobId",
@@ -158,6 +161,28 @@ def test_status_answers_200_with_history(submit: Any, status: Any, path: str) ->
     assert set(body) == SEED_KEYS | {"statusHistory", "progress", "executionArn"}
     assert body["jobId"] == job_id
     assert [h["status"] for h in body["statusHistory"]] == ["submitted"]
+
+
+def test_status_links_the_execution_in_the_console_on_aws(
+    submit: Any, status: Any, aws: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = body_of(submit(post(body=minimal_spec())))["jobId"]
+    arn = "arn:aws:states:eu-west-1:123456789012:execution:auto-vid-VideoJobStateMachine:run-1"
+    boto3.client("dynamodb", region_name="us-east-1").update_item(
+        TableName=aws_table_name(),
+        Key={"jobId": {"S": job_id}},
+        UpdateExpression="SET executionArn = :arn",
+        ExpressionAttributeValues={":arn": {"S": arn}},
+    )
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    body = body_of(status(get(job_id)))
+    assert body["executionArn"] == arn
+    assert body["consoleUrl"] == (
+        "https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/" + arn
+    )
+    local = Settings.from_env().model_copy(update={"aws_endpoint_url": "http://127.0.0.1:4566"})
+    body = job_status(job_id, local).body()  # against a local endpoint there is no console to link
+    assert body["executionArn"] == arn and "consoleUrl" not in body
 
 
 def test_unknown_job_is_404(status: Any) -> None:
