@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from autovid.spec import JobSpec
 
@@ -65,6 +65,14 @@ class StatusChange(_Shape):
     status: JobStatus
     at: str
     reason: str | None = None
+    redriveCount: int | None = None  # on the change a redrive made (reason "redrive")
+
+    @model_serializer(mode="wrap")
+    def _without_redrive_count_when_none(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("redriveCount") is None:
+            data.pop("redriveCount", None)
+        return data
 
 
 class Progress(_Shape):

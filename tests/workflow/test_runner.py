@@ -523,3 +523,39 @@ def test_sync_ignores_an_ordinary_start(jobs: JobStatusManager, failed_at: None)
         extra = {} if redrive_count is None else {"redriveCount": redrive_count}
         assert sync.sync_job_status(change("RUNNING", job_id, **extra), jobs.table).startswith("ignored: RUNNING")
     assert jobs.get(job_id) == before
+
+
+def test_a_redriven_step_goes_on_when_status_sync_recorded_the_redrive_since_its_read(
+    jobs: JobStatusManager, failed_at: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step reads `failed`; the redrive's RUNNING event is applied before the step's own write."""
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    original = JobStatusManager.mark_redriven
+
+    def sync_first(self: JobStatusManager, *args: Any, **kwargs: Any) -> dict:
+        monkeypatch.setattr(JobStatusManager, "mark_redriven", original)  # the sync function's own write
+        sync.sync_job_status(change("RUNNING", job_id, redriveCount=1), self.table)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobStatusManager, "mark_redriven", sync_first)
+    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)
+    record = jobs.get(job_id)
+    assert (record["status"], record["redriveCount"]) == ("processing", 1)
+    assert [h["status"] for h in record["statusHistory"]].count("retrying") == 1
+
+
+def test_a_refused_redrive_write_for_another_reason_still_fails_the_step(
+    jobs: JobStatusManager, failed_at: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    original = JobStatusManager.mark_redriven
+
+    def redriven_twice_meanwhile(self: JobStatusManager, *args: Any, **kwargs: Any) -> dict:
+        monkeypatch.setattr(JobStatusManager, "mark_redriven", original)
+        sync.sync_job_status(change("RUNNING", job_id, redriveCount=2), self.table)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobStatusManager, "mark_redriven", redriven_twice_meanwhile)
+    with pytest.raises(PermanentError):
+        StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)
+    assert jobs.get(job_id)["redriveCount"] == 2

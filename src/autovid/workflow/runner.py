@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autovid.aws.jobs import JobsTable
 from autovid.config import Settings
-from autovid.errors import AutoVidError, PermanentError, TransientError
+from autovid.errors import AutoVidError, InvalidTransitionError, PermanentError, TransientError
 from autovid.records import JobError, JobStatus
 from autovid.spec import JobSpec, parse_spec
 from autovid.status import JobStatusManager
@@ -134,7 +134,18 @@ class StepRunner:
                 raise StaleRunError(f"job {job_id} failed and {arn} was not redriven since (redrive count {run})")
             # Without $$.Execution (an execution started before steps received it), count it here.
             redrive = run if run is not None else recorded_redrives + 1
-            self.jobs.mark_redriven(job_id, execution_arn=arn, redrive_count=redrive)
+            try:
+                self.jobs.mark_redriven(job_id, execution_arn=arn, redrive_count=redrive)
+            except InvalidTransitionError:
+                # The status-sync function recorded this redrive's start since the read: go on.
+                record = self.jobs.get(job_id)
+                recorded = int(record.get("redriveCount") or 0)
+                if recorded > redrive:
+                    raise StaleRunError(
+                        f"job {job_id} was redriven again ({recorded}) as run {redrive} began"
+                    ) from None
+                if record["status"] != JobStatus.RETRYING or recorded != redrive:
+                    raise
             status = JobStatus.RETRYING
         elif status is JobStatus.PROCESSING and self.input.retry_count > 0:
             # The previous attempt ended without recording anything (a crash or a timeout).
