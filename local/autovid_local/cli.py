@@ -213,10 +213,15 @@ def add_render_command(subparsers: Subparsers) -> None:
 def _job_commands(subparsers: Subparsers) -> None:
     from autovid_local.demo import add_demo_command
     from autovid_local.jobs_cli import add_status_command, add_submit_command
+    from autovid_local.runs_cli import add_graph_command, add_history_command, add_redrive_command, add_runs_command
 
     add_submit_command(subparsers)
     add_status_command(subparsers)
     add_demo_command(subparsers)
+    add_runs_command(subparsers)
+    add_history_command(subparsers)
+    add_graph_command(subparsers)
+    add_redrive_command(subparsers)
 
 
 #: Every subcommand's registration function; add yours here.

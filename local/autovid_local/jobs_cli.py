@@ -66,6 +66,9 @@ def run_status(args: argparse.Namespace) -> int:
     except (ClientError, ApiError, ApiUnreachableError) as error:
         return _fail(error, args.json)
     print(json.dumps(job, indent=None if args.json else 2))
+    if not args.json and job.get("executionArn"):
+        where = job.get("consoleUrl") or f"autovid history {args.job_id} / autovid graph {args.job_id}"
+        print(f"execution {job['executionArn']}\n  inspect: {where}", file=sys.stderr)
     return EXIT_FAILED if job["status"] == "failed" else EXIT_COMPLETED
 
 

@@ -402,3 +402,10 @@ def test_cli_status_prints_the_job_and_exits_by_its_outcome(stack: Stack) -> Non
     assert json.loads(gone_wrong.stdout)["error"]["state"] == "ValidateJob"
     unknown = status("00000000-0000-4000-8000-000000000000")
     assert unknown.returncode == 2 and json.loads(unknown.stdout)["error"]
+    readable = subprocess.run(
+        [sys.executable, "-m", "autovid_local", "status", completed["jobId"], "--api", stack.runtime.api_url],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert readable.returncode == 0
+    assert f"execution {completed['executionArn']}" in readable.stderr
+    assert f"autovid history {completed['jobId']}" in readable.stderr, "locally: where to inspect the run"

@@ -134,7 +134,7 @@ def test_the_venv_installs_the_autovid_console_script():
     assert script.exists(), "the project's venv installs `autovid`"
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    for command in ("up", "submit", "status", "demo", "render"):
+    for command in ("up", "submit", "status", "demo", "render", "runs", "history", "graph", "redrive"):
         assert command in result.stdout
 
 

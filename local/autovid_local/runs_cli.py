@@ -1,0 +1,388 @@
+"""``autovid runs / history / graph / redrive``: the workflow's executions, as the console shows them.
+
+The same code talks to a running ``autovid up`` (its AWS endpoint and credentials come from its
+registration) and to AWS (``--stack NAME``: the state machine and API come from the stack's
+outputs, credentials from the usual chain). ``--aws-endpoint`` points at any other endpoint.
+A job id is turned into its execution through the REST API (the status answer carries
+``executionArn``); an execution ARN can be given instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError
+from botocore.exceptions import ClientError as BotoClientError
+
+from autovid_local.client import (
+    ApiClient,
+    ApiError,
+    ApiUnreachableError,
+    ClientError,
+    WaitTimeoutError,
+    cloudformation_outputs,
+    running_local_stacks,
+    wait_for_job,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+REDRIVABLE_DAYS = 14
+
+
+@dataclass
+class RunTarget:
+    """The workflow's state machine, a Step Functions client for it and, when known, the REST API."""
+
+    sfn: Any
+    state_machine_arn: str | None
+    api_url: str | None
+
+    def execution_arn(self, job_or_arn: str) -> str:
+        if job_or_arn.startswith("arn:"):
+            return job_or_arn
+        if not self.api_url:
+            raise ClientError("a job id needs the REST API to find its execution: pass --api URL, or an execution ARN")
+        job = ApiClient(self.api_url).status(job_or_arn)
+        arn = job.get("executionArn")
+        if not arn:
+            raise ClientError(f"job {job_or_arn} has no execution yet (status {job.get('status')})")
+        return arn
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", help="a deployed stack's name (AWS): its state machine and API from its outputs")
+    parser.add_argument("--api", help="REST API base URL, to look up job ids (default: the stack's)")
+    parser.add_argument("--aws-endpoint", help="AWS endpoint URL (default: the running `autovid up`, else AWS)")
+    parser.add_argument("--state-machine", help="state machine ARN (default: the stack's StateMachineArn output)")
+
+
+def find_target(args: argparse.Namespace) -> RunTarget:
+    """``--stack`` reads AWS; otherwise the running ``autovid up`` (the one at ``--api``, or the only one)."""
+    if args.stack:
+        outputs = cloudformation_outputs(args.stack)
+        sfn = _sfn_client(args.aws_endpoint, {})
+        return RunTarget(sfn, args.state_machine or outputs.get("StateMachineArn"), args.api or outputs.get("ApiUrl"))
+    running = running_local_stacks()
+    if args.api:
+        running = [s for s in running if s["apiUrl"].rstrip("/") == args.api.rstrip("/")]
+    if args.aws_endpoint:
+        running = [s for s in running if s.get("awsEnvironment", {}).get("AWS_ENDPOINT_URL") == args.aws_endpoint]
+    if len(running) > 1:
+        raise ClientError("several `autovid up` stacks are running: pass --api URL or --aws-endpoint URL")
+    if running:
+        saved = running[0]
+        environment = saved.get("awsEnvironment", {})
+        return RunTarget(
+            _sfn_client(args.aws_endpoint or environment.get("AWS_ENDPOINT_URL"), environment),
+            args.state_machine or saved.get("outputs", {}).get("StateMachineArn"),
+            args.api or saved["apiUrl"],
+        )
+    if not (args.aws_endpoint or args.state_machine):
+        raise ClientError("no stack to talk to: run `autovid up`, or pass --stack NAME (AWS)")
+    return RunTarget(_sfn_client(args.aws_endpoint, {}), args.state_machine, args.api)
+
+
+def _sfn_client(endpoint: str | None, environment: dict[str, str]) -> Any:
+    session = boto3.session.Session(
+        aws_access_key_id=environment.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=environment.get("AWS_SECRET_ACCESS_KEY"),
+        region_name=environment.get("AWS_REGION"),
+    )
+    return session.client("stepfunctions", endpoint_url=endpoint or None)
+
+
+# --- reading executions -----------------------------------------------------------------------
+
+
+def full_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        events.extend(page["events"])
+    return events
+
+
+def job_id_of(description: dict[str, Any]) -> str | None:
+    try:
+        data = json.loads(description.get("input") or "{}")
+    except ValueError:
+        return None
+    if isinstance(data, list) and data:
+        data = data[0]
+    job_id = data.get("jobId") if isinstance(data, dict) else None
+    return job_id if isinstance(job_id, str) else None
+
+
+def failed_state(sfn: Any, execution_arn: str) -> str | None:
+    """The state an unsuccessful execution stopped in: the last state entered and not exited."""
+    current = None
+    for event in sorted(full_history(sfn, execution_arn), key=lambda e: e["id"]):
+        if event["type"].endswith("StateEntered"):
+            current = event["stateEnteredEventDetails"]["name"]
+        elif event["type"].endswith("StateExited") and event["stateExitedEventDetails"]["name"] == current:
+            current = None
+    return current
+
+
+def _seconds(start: dt.datetime, stop: dt.datetime | None) -> float:
+    return ((stop or dt.datetime.now(start.tzinfo)) - start).total_seconds()
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{rest:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+# --- autovid runs ---------------------------------------------------------------------------
+
+
+def add_runs_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "runs",
+        help="list the workflow's executions: job, status, start, duration, redrives, failed state",
+        description="One row per execution of the video job workflow, newest first.",
+    )
+    parser.add_argument(
+        "--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"], help="only this status"
+    )
+    parser.add_argument("--limit", type=int, default=20, help="at most this many rows (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print JSON lines, one per execution")
+    add_target_arguments(parser)
+    parser.set_defaults(run=run_runs)
+
+
+def list_runs(target: RunTarget, status: str | None, limit: int) -> list[dict[str, Any]]:
+    if not target.state_machine_arn:
+        raise ClientError("no state machine: pass --state-machine ARN or --stack NAME")
+    request: dict[str, Any] = {"stateMachineArn": target.state_machine_arn}
+    if status:
+        request["statusFilter"] = status
+    rows = []
+    for page in target.sfn.get_paginator("list_executions").paginate(**request):
+        for item in page["executions"]:
+            if len(rows) >= limit:
+                return rows
+            description = target.sfn.describe_execution(executionArn=item["executionArn"])
+            unsuccessful = description["status"] in {"FAILED", "TIMED_OUT", "ABORTED"}
+            rows.append(
+                {
+                    "jobId": job_id_of(description),
+                    "status": description["status"],
+                    "startDate": description["startDate"].isoformat(),
+                    "seconds": round(_seconds(description["startDate"], description.get("stopDate")), 3),
+                    "redriveCount": description.get("redriveCount", 0),
+                    "failedState": failed_state(target.sfn, item["executionArn"]) if unsuccessful else None,
+                    "executionArn": item["executionArn"],
+                }
+            )
+    return rows
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    try:
+        rows = list_runs(find_target(args), args.status, args.limit)
+    except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError) as error:
+        return _fail(error)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return EXIT_OK
+    header = ("JOB ID", "STATUS", "STARTED (UTC)", "DURATION", "REDRIVES", "FAILED STATE")
+    table = [header] + [
+        (
+            row["jobId"] or "-",
+            row["status"],
+            dt.datetime.fromisoformat(row["startDate"]).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            format_duration(row["seconds"]),
+            str(row["redriveCount"]),
+            row["failedState"] or "-",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    if not rows:
+        print("(no executions)", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- autovid history ------------------------------------------------------------------------
+
+
+def add_history_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "history",
+        help="an execution's timeline: states with durations, retries and their errors, catches, redrives",
+    )
+    parser.add_argument("job", metavar="JOB_ID|EXECUTION_ARN")
+    parser.add_argument("--json", action="store_true", help="print the raw history events as JSON")
+    add_target_arguments(parser)
+    parser.set_defaults(run=run_history)
+
+
+def run_history(args: argparse.Namespace) -> int:
+    from autovid_local.run_history import WIDTH, format_timeline, timeline
+
+    try:
+        target = find_target(args)
+        arn = target.execution_arn(args.job)
+        description = target.sfn.describe_execution(executionArn=arn)
+        events = full_history(target.sfn, arn)
+    except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError) as error:
+        return _fail(error)
+    if args.json:
+        print(json.dumps(events, default=str, indent=2))
+        return EXIT_OK
+    title = f"{description['name']}  job {job_id_of(description) or '-'}  {description['status']}"
+    if description.get("redriveCount"):
+        title += f"  (redriven {description['redriveCount']}x)"
+    width = max(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns)
+    print(format_timeline(timeline(events), title=title, width=width).rstrip("\n"))
+    return EXIT_OK
+
+
+# --- autovid graph --------------------------------------------------------------------------
+
+
+def add_graph_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "graph",
+        help="draw the state machine as SVG, each state coloured by its outcome in the job's execution",
+    )
+    parser.add_argument("job", metavar="JOB_ID|EXECUTION_ARN")
+    parser.add_argument("-o", "--output", type=Path, default=Path("run.svg"), help="SVG file (default: %(default)s)")
+    parser.add_argument("--attempt", type=int, help="draw this attempt (1 = before the first redrive; default: latest)")
+    add_target_arguments(parser)
+    parser.set_defaults(run=run_graph)
+
+
+def run_graph(args: argparse.Namespace) -> int:
+    from autovid_local.run_graph import execution_attempts, render_svg, state_runs
+
+    try:
+        target = find_target(args)
+        arn = target.execution_arn(args.job)
+        description = target.sfn.describe_execution(executionArn=arn)
+        definition = json.loads(target.sfn.describe_state_machine_for_execution(executionArn=arn)["definition"])
+        events = full_history(target.sfn, arn)
+    except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError) as error:
+        return _fail(error)
+    attempts = execution_attempts(events)
+    if args.attempt is not None and not 1 <= args.attempt <= attempts:
+        return _fail(ClientError(f"--attempt must be between 1 and {attempts} for this execution"), EXIT_BAD_INPUT)
+    attempt = args.attempt or attempts
+    runs = state_runs(definition, events, attempt)
+    title = f"{description['name']} · job {job_id_of(description) or '-'} · {description['status']}"
+    if attempts > 1:
+        title += f" · attempt {attempt} of {attempts}"
+    args.output.write_text(render_svg(definition, runs, title))
+    summary = ", ".join(
+        f"{name} {run.outcome.replace('_', ' ')}" + (" (redriven)" if run.failed_before_redrive else "")
+        for name, run in runs.items()
+        if run.outcome != "not_reached"
+    )
+    print(f"wrote {args.output}: {summary}")
+    return EXIT_OK
+
+
+# --- autovid redrive ------------------------------------------------------------------------
+
+
+def add_redrive_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "redrive",
+        help="redrive the job's failed execution: it resumes at the state that failed",
+        description=(
+            "Redrive the job's execution (RedriveExecution): the state that failed runs again with the input it "
+            "had; states that succeeded are not re-run. Exit codes: 0 redriven (and, with --wait, completed), "
+            "1 not redrivable or the job failed again, 2 bad input."
+        ),
+    )
+    parser.add_argument("job", metavar="JOB_ID|EXECUTION_ARN")
+    parser.add_argument("--wait", action="store_true", help="wait for the job to finish (needs the REST API)")
+    parser.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
+    add_target_arguments(parser)
+    parser.set_defaults(run=run_redrive)
+
+
+def not_redrivable_message(description: dict[str, Any]) -> str | None:
+    """Why the execution cannot be redriven, in words for the operator; None when it can."""
+    status = description["status"]
+    name = description["name"]
+    if status in {"RUNNING", "PENDING_REDRIVE"}:
+        return f"execution {name} is still running: nothing to redrive (wait for it, or stop it first)"
+    if status == "SUCCEEDED":
+        return f"execution {name} succeeded: there is nothing to redrive"
+    stopped = description.get("stopDate")
+    if isinstance(stopped, dt.datetime) and dt.datetime.now(dt.UTC) - stopped > dt.timedelta(days=REDRIVABLE_DAYS):
+        return (
+            f"execution {name} stopped on {stopped:%Y-%m-%d}, more than {REDRIVABLE_DAYS} days ago: past Step "
+            "Functions' redrive period; submit the job again"
+        )
+    if description.get("redriveStatus") == "NOT_REDRIVABLE":
+        reason = description.get("redriveStatusReason") or "no reason given"
+        return f"execution {name} cannot be redriven: {reason}"
+    return None
+
+
+def run_redrive(args: argparse.Namespace) -> int:
+    try:
+        target = find_target(args)
+        arn = target.execution_arn(args.job)
+        description = target.sfn.describe_execution(executionArn=arn)
+        refusal = not_redrivable_message(description)
+        if refusal:
+            print(f"autovid: {refusal}", file=sys.stderr)
+            return EXIT_FAILED
+        state = failed_state(target.sfn, arn)
+        try:
+            redriven = target.sfn.redrive_execution(executionArn=arn)
+        except BotoClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ExecutionNotRedrivable":
+                raise
+            message = error.response["Error"].get("Message", "")
+            print(f"autovid: execution {description['name']} cannot be redriven: {message}", file=sys.stderr)
+            return EXIT_FAILED
+        count = target.sfn.describe_execution(executionArn=arn).get("redriveCount")
+    except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError) as error:
+        return _fail(error)
+    print(
+        f"redriven execution {description['name']} (redrive {count}) at "
+        f"{redriven['redriveDate']:%Y-%m-%d %H:%M:%S}: resuming at {state or 'its start'}",
+        file=sys.stderr,
+    )
+    job_id = args.job if not args.job.startswith("arn:") else job_id_of(description)
+    if not args.wait:
+        return EXIT_OK
+    if not (target.api_url and job_id):
+        return _fail(ClientError("--wait needs the REST API and a job id"), EXIT_BAD_INPUT)
+    try:
+        job = wait_for_job(ApiClient(target.api_url), job_id, timeout=args.timeout, since_redrive=count)
+    except (ClientError, ApiError, ApiUnreachableError, WaitTimeoutError) as error:
+        return _fail(error)
+    print(json.dumps(job, indent=2))
+    return EXIT_OK if job["status"] == "completed" else EXIT_FAILED
+
+
+def _fail(error: Exception, code: int | None = None) -> int:
+    print(f"autovid: {error}", file=sys.stderr)
+    if code is not None:
+        return code
+    if isinstance(error, ClientError) or (isinstance(error, ApiError) and error.status < 500):
+        return EXIT_BAD_INPUT
+    return EXIT_FAILED
