@@ -1,4 +1,5 @@
-"""Status sync: records failures no step could (retries run out, timeouts, crashes, aborts)."""
+"""Status sync: records failures no step could (retries run out, timeouts, crashes, aborts), and a
+redrive's start (the failed job goes back to retrying)."""
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser

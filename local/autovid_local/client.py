@@ -257,11 +257,9 @@ def wait_for_job(
     on_update: Callable[[dict[str, Any]], None] | None = None,
     poll_seconds: float = 0.5,
     timeout: float | None = None,
-    since_redrive: int | None = None,
 ) -> dict[str, Any]:
     """Poll until the job is completed or failed; ``on_update`` sees every answer. A few polls in a
-    row that cannot reach the API (or get a 5xx) are tolerated before giving up. With
-    ``since_redrive``, an end recorded before that redrive does not count."""
+    row that cannot reach the API (or get a 5xx) are tolerated before giving up."""
     deadline = None if timeout is None else time.monotonic() + timeout
     misses = 0
     while True:
@@ -278,15 +276,11 @@ def wait_for_job(
         misses = 0
         if on_update:
             on_update(job)
-        if job["status"] in TERMINAL_STATUSES and (since_redrive is None or _redriven(job, since_redrive)):
+        if job["status"] in TERMINAL_STATUSES:
             return job
         if deadline is not None and time.monotonic() > deadline:
             raise WaitTimeoutError(f"job {job_id} is still {job['status']} after {timeout:.0f}s")
         time.sleep(poll_seconds)
-
-
-def _redriven(job: dict[str, Any], redrive_count: int) -> bool:
-    return any(entry.get("redriveCount") == redrive_count for entry in job.get("statusHistory") or [])
 
 
 class ProgressBar:

@@ -144,7 +144,11 @@ def _numeric_matches(conditions: list[Any], value: Any) -> bool:
     """``{"numeric": [">", 0, "<=", 5]}``: every (operator, number) pair holds."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    pairs = zip(conditions[::2], conditions[1::2], strict=True)
+    if not isinstance(conditions, list) or not conditions or len(conditions) % 2:
+        return False  # a malformed pattern matches nothing (EventBridge would refuse the rule)
+    pairs = list(zip(conditions[::2], conditions[1::2], strict=True))
+    if any(op not in _NUMERIC_COMPARISONS or not isinstance(bound, int | float) for op, bound in pairs):
+        return False
     return all(_NUMERIC_COMPARISONS[operator](value, bound) for operator, bound in pairs)
 
 

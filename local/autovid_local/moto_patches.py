@@ -404,9 +404,11 @@ class MotoPatches:
         listener = self._listener
 
         def terminated(communication: Any) -> None:
-            original(communication)
             execution = communication.execution
+            # The end is recorded and reported under the lock a redrive takes, so a redrive sees
+            # either a running execution (refused) or an ended one whose end was reported.
             with self._order_lock:
+                original(communication)
                 if execution.exec_arn in self._running:
                     self._running.discard(execution.exec_arn)
                     listener.execution_finished(execution)
@@ -431,7 +433,8 @@ class MotoPatches:
 
             execution = response.stepfunction_backend.describe_execution(response._get_param("executionArn"))
             try:
-                date = redriver.redrive(execution, response._get_param("clientToken"))
+                with self._order_lock:  # not between an end being recorded and being reported
+                    date = redriver.redrive(execution, response._get_param("clientToken"))
             except ExecutionNotRedrivableError as reason:
                 raise _execution_not_redrivable()(str(reason)) from None
             return ActionResult({"redriveDate": date})

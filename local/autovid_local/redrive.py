@@ -9,8 +9,9 @@ What a redrive does, as AWS documents it:
   stop, with room left in its history, can be redriven. Anything else raises
   ``ExecutionNotRedrivable`` with the reason DescribeExecution gives as ``redriveStatusReason``.
 - It resumes at the unsuccessful state, with the input that state received, under the same
-  execution ARN and the same definition. States that succeeded are not run again. The
-  state's Retry counters and the machine's ``TimeoutSeconds`` start afresh.
+  execution ARN and the definition the execution started with (even after UpdateStateMachine).
+  States that succeeded are not run again. The state's Retry counters and the machine's
+  ``TimeoutSeconds`` start afresh.
 - The history keeps its events; an ``ExecutionRedriven`` event carrying ``redriveCount``
   comes next, then the events of the resumed run.
 - ``$$.Execution.RedriveCount`` and ``RedriveTime`` tell the states which attempt they are in.
@@ -202,10 +203,13 @@ class ExecutionRedriver:
         from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
         worker = execution.exec_worker
-        previous_env = worker.env
         env = worker._get_evaluation_environment()  # $$.Execution gets RedriveCount (redrive-context patch)
-        env.event_manager = previous_env.event_manager  # one history: the new events follow the old
+        # One history: the new events follow the old ones, in a manager of the new run's own, so
+        # a thread the old run left behind (a machine-level timeout does not stop its task)
+        # cannot add to it.
         last_event_id = max((int(e["id"]) for e in events), default=0)
+        env.event_manager._history_event_list.extend(events)
+        env.event_manager._event_id_gen._next_id = last_event_id + 1
         env.event_history_context = EventHistoryContext(previous_event_id=last_event_id)
         env.states.reset(point.input)
         env.event_manager.add_event(
@@ -237,7 +241,8 @@ def _history(execution: Any) -> list[dict[str, Any]]:
 
 
 def _definition_text(execution: Any) -> str:
-    return execution.state_machine.definition
+    """The definition the execution started with (UpdateStateMachine changes the machine's own)."""
+    return execution.exec_worker._evaluation_details.state_machine_details.definition
 
 
 def _definition(execution: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from autovid_local.client import (
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 REDRIVABLE_DAYS = 14
+#: Step Functions answers these for an execution or machine that is not there (bad input).
+NOT_FOUND_CODES = frozenset({"ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn"})
 
 
 @dataclass
@@ -120,15 +123,16 @@ def job_id_of(description: dict[str, Any]) -> str | None:
     return job_id if isinstance(job_id, str) else None
 
 
-def failed_state(sfn: Any, execution_arn: str) -> str | None:
-    """The state an unsuccessful execution stopped in: the last state entered and not exited."""
-    current = None
-    for event in sorted(full_history(sfn, execution_arn), key=lambda e: e["id"]):
-        if event["type"].endswith("StateEntered"):
-            current = event["stateEnteredEventDetails"]["name"]
-        elif event["type"].endswith("StateExited") and event["stateExitedEventDetails"]["name"] == current:
-            current = None
-    return current
+def failed_state(definition: dict[str, Any], events: list[dict[str, Any]]) -> str | None:
+    """The top-level state an unsuccessful execution stopped in (states inside a Map or Parallel
+    count as that Map or Parallel)."""
+    from autovid_local.run_graph import state_runs
+
+    return next((name for name, run in state_runs(definition, events).items() if run.outcome == "failed"), None)
+
+
+def execution_definition(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    return json.loads(sfn.describe_state_machine_for_execution(executionArn=execution_arn)["definition"])
 
 
 def _seconds(start: dt.datetime, stop: dt.datetime | None) -> float:
@@ -159,10 +163,20 @@ def add_runs_command(subparsers: Any) -> None:
     parser.add_argument(
         "--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"], help="only this status"
     )
-    parser.add_argument("--limit", type=int, default=20, help="at most this many rows (default: %(default)s)")
+    parser.add_argument("--limit", type=positive_int, default=20, help="at most this many rows (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON lines, one per execution")
     add_target_arguments(parser)
     parser.set_defaults(run=run_runs)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
 
 
 def list_runs(target: RunTarget, status: str | None, limit: int) -> list[dict[str, Any]]:
@@ -185,7 +199,14 @@ def list_runs(target: RunTarget, status: str | None, limit: int) -> list[dict[st
                     "startDate": description["startDate"].isoformat(),
                     "seconds": round(_seconds(description["startDate"], description.get("stopDate")), 3),
                     "redriveCount": description.get("redriveCount", 0),
-                    "failedState": failed_state(target.sfn, item["executionArn"]) if unsuccessful else None,
+                    "failedState": (
+                        failed_state(
+                            execution_definition(target.sfn, item["executionArn"]),
+                            full_history(target.sfn, item["executionArn"]),
+                        )
+                        if unsuccessful
+                        else None
+                    ),
                     "executionArn": item["executionArn"],
                 }
             )
@@ -290,7 +311,10 @@ def run_graph(args: argparse.Namespace) -> int:
     title = f"{description['name']} · job {job_id_of(description) or '-'} · {description['status']}"
     if attempts > 1:
         title += f" · attempt {attempt} of {attempts}"
-    args.output.write_text(render_svg(definition, runs, title))
+    try:
+        args.output.write_text(render_svg(definition, runs, title))
+    except OSError as error:
+        return _fail(ClientError(f"cannot write {args.output}: {error.strerror}"), EXIT_BAD_INPUT)
     summary = ", ".join(
         f"{name} {run.outcome.replace('_', ' ')}" + (" (redriven)" if run.failed_before_redrive else "")
         for name, run in runs.items()
@@ -314,8 +338,12 @@ def add_redrive_command(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("job", metavar="JOB_ID|EXECUTION_ARN")
-    parser.add_argument("--wait", action="store_true", help="wait for the job to finish (needs the REST API)")
-    parser.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
+    parser.add_argument(
+        "--wait", action="store_true", help="wait for the redriven execution to end, then print the job (REST API)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, help="give up waiting after this many seconds (default: %(default)s)"
+    )
     add_target_arguments(parser)
     parser.set_defaults(run=run_redrive)
 
@@ -349,7 +377,7 @@ def run_redrive(args: argparse.Namespace) -> int:
         if refusal:
             print(f"autovid: {refusal}", file=sys.stderr)
             return EXIT_FAILED
-        state = failed_state(target.sfn, arn)
+        state = failed_state(execution_definition(target.sfn, arn), full_history(target.sfn, arn))
         try:
             redriven = target.sfn.redrive_execution(executionArn=arn)
         except BotoClientError as error:
@@ -358,25 +386,41 @@ def run_redrive(args: argparse.Namespace) -> int:
             message = error.response["Error"].get("Message", "")
             print(f"autovid: execution {description['name']} cannot be redriven: {message}", file=sys.stderr)
             return EXIT_FAILED
-        count = target.sfn.describe_execution(executionArn=arn).get("redriveCount")
     except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError) as error:
         return _fail(error)
+    count = (description.get("redriveCount") or 0) + 1
     print(
         f"redriven execution {description['name']} (redrive {count}) at "
         f"{redriven['redriveDate']:%Y-%m-%d %H:%M:%S}: resuming at {state or 'its start'}",
         file=sys.stderr,
     )
-    job_id = args.job if not args.job.startswith("arn:") else job_id_of(description)
     if not args.wait:
         return EXIT_OK
+    job_id = args.job if not args.job.startswith("arn:") else job_id_of(description)
     if not (target.api_url and job_id):
         return _fail(ClientError("--wait needs the REST API and a job id"), EXIT_BAD_INPUT)
     try:
-        job = wait_for_job(ApiClient(target.api_url), job_id, timeout=args.timeout, since_redrive=count)
-    except (ClientError, ApiError, ApiUnreachableError, WaitTimeoutError) as error:
+        # The job's own status may still be the old `failed` for a moment: wait for the run first.
+        ended = wait_for_execution_end(target.sfn, arn, timeout=args.timeout)
+        job = wait_for_job(ApiClient(target.api_url), job_id, timeout=60.0)
+    except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError, WaitTimeoutError) as error:
         return _fail(error)
     print(json.dumps(job, indent=2))
+    if ended["status"] != "SUCCEEDED":
+        print(f"autovid: the redriven execution ended {ended['status']}: {ended.get('error')}", file=sys.stderr)
     return EXIT_OK if job["status"] == "completed" else EXIT_FAILED
+
+
+def wait_for_execution_end(sfn: Any, execution_arn: str, *, timeout: float, poll_seconds: float = 0.5) -> dict:
+    """DescribeExecution once the execution is no longer running; WaitTimeoutError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        description = sfn.describe_execution(executionArn=execution_arn)
+        if description["status"] not in {"RUNNING", "PENDING_REDRIVE"}:
+            return description
+        if time.monotonic() > deadline:
+            raise WaitTimeoutError(f"execution {description['name']} is still running after {timeout:.0f}s")
+        time.sleep(poll_seconds)
 
 
 def _fail(error: Exception, code: int | None = None) -> int:
@@ -384,5 +428,7 @@ def _fail(error: Exception, code: int | None = None) -> int:
     if code is not None:
         return code
     if isinstance(error, ClientError) or (isinstance(error, ApiError) and error.status < 500):
+        return EXIT_BAD_INPUT
+    if isinstance(error, BotoClientError) and error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
         return EXIT_BAD_INPUT
     return EXIT_FAILED

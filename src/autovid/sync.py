@@ -3,7 +3,8 @@
 Triggered by EventBridge "Step Functions Execution Status Change" events: FAILED, TIMED_OUT,
 ABORTED, and RUNNING with a ``redriveCount`` above 0 (a redrive started: the failed job goes
 ``retrying`` with reason ``redrive`` at once, before the redriven step runs; whichever of the
-two comes first records it, the other finds it done). Steps record permanent failures
+two comes first records it, the other finds it done; a RUNNING event is applied only while
+DescribeExecution still shows that redrive running). Steps record permanent failures
 themselves; this records the rest: retries that ran out, task timeouts, crashes, aborts and
 failures before the first step. Every change goes through the status module, so a job that is
 already terminal or owned by another execution is left alone, and so is news from before a
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from autovid.aws.executions import last_entered_state
+from autovid.aws.executions import describe_execution, last_entered_state
 from autovid.aws.jobs import JobsTable
 from autovid.errors import InvalidTransitionError, JobNotFoundError
 from autovid.records import JobError, iso, utc_now
@@ -88,6 +89,11 @@ def sync_job_status(change: ExecutionStatusChange, table: JobsTable, *, current:
     if owner and owner != change.execution_arn:
         return f"ignored: job {job_id} belongs to {owner}"
     if change.status == "RUNNING" and change.redrive_count:
+        # Events arrive in any order: a redriven run that already failed again must not be
+        # reopened by its late RUNNING event.
+        live = describe_execution(change.execution_arn) or {}
+        if live.get("status") != "RUNNING" or int(live.get("redriveCount") or 0) != change.redrive_count:
+            return f"ignored: redrive {change.redrive_count} of {change.execution_arn} is no longer running"
         try:
             jobs.mark_redriven(job_id, execution_arn=change.execution_arn, redrive_count=change.redrive_count)
         except InvalidTransitionError as exc:

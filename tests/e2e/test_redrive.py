@@ -108,6 +108,13 @@ def test_a_job_failed_at_render_is_redriven_with_the_aws_cli_and_completes(stack
     assert [e["executionRedrivenEventDetails"] for e in events if e["type"] == "ExecutionRedriven"] == [
         {"redriveCount": 1}
     ]
+    # The status-sync rule took the redrive's RUNNING event: it recorded the redrive, or found the
+    # step had (whichever came first).
+    sync_log = (stack.runtime.log_dir / "SyncJobStatusFunction.log").read_text()
+    assert any(
+        job["jobId"] in line and ("marked retrying: redrive 1" in line or "-> retrying is not allowed" in line)
+        for line in sync_log.splitlines()
+    ), sync_log[-2000:]
     description = wait_for_execution(stack.runtime, arn)  # FinalizeJob marks the job completed, then returns
     assert (description["status"], description["redriveCount"]) == ("SUCCEEDED", 1)
     bucket, _, key = done["output"]["s3Uri"].removeprefix("s3://").partition("/")
@@ -187,6 +194,16 @@ def test_redrive_refuses_what_cannot_be_redriven(
     code, _, err = autovid(capsys, "redrive", completed["jobId"], *cli_env)
     assert code == 1
     assert "succeeded: there is nothing to redrive" in err
+
+    unknown = stack.runtime.ref("VideoJobStateMachine").replace(":stateMachine:", ":execution:") + ":no-such-run"
+    code, _, err = autovid(capsys, "history", unknown, *cli_env)
+    assert code == 2 and "ExecutionDoesNotExist" in err
+    code, _, err = autovid(capsys, "graph", completed["jobId"], "-o", "/nonexistent-dir/run.svg", *cli_env)
+    assert code == 2 and "cannot write /nonexistent-dir/run.svg" in err
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["runs", "--limit", "0", *cli_env])
+    assert usage.value.code == 2
+    assert "expected a whole number of 1 or more" in capsys.readouterr().err
 
     now = dt.datetime.now(dt.UTC)
     running = {"name": "e1", "status": "RUNNING", "startDate": now}

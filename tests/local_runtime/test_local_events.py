@@ -69,6 +69,8 @@ def test_or_and_numeric_patterns_select_redrives():
     assert matches({"n": [{"numeric": [">=", 1, "<", 3]}]}, {"n": 2.5})
     assert not matches({"n": [{"numeric": [">=", 1, "<", 3]}]}, {"n": 3})
     assert unsupported_operators(pattern) == set()
+    for malformed in ([">"], ["~", 1], [">", "1"], "> 1"):
+        assert not matches({"n": [{"numeric": malformed}]}, {"n": 2}), malformed
 
 
 def test_unsupported_operators_are_found():

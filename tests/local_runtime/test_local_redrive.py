@@ -245,3 +245,105 @@ def test_the_aws_cli_redrives_and_describes(runtime):
     wait_for_execution(runtime, failed["executionArn"])
     described = cli("describe-execution", "--execution-arn", failed["executionArn"])
     assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1)
+
+
+def _machine(runtime, name: str, definition: dict) -> str:
+    return runtime.client("stepfunctions").create_state_machine(
+        name=f"{name}-{uuid.uuid4().hex[:6]}",
+        definition=json.dumps(definition),
+        roleArn=f"arn:aws:iam::{runtime.pseudo.account_id}:role/test",
+    )["stateMachineArn"]
+
+
+def _invoke(function_arn: str, step: str, **fields) -> dict:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {
+            "FunctionName": function_arn,
+            "Payload": {"runId.$": "$.runId", "step": step, "redriveCount.$": "$$.Execution.RedriveCount"},
+        },
+        "ResultSelector": {"result.$": "$.Payload"},
+        **fields,
+    }
+
+
+def test_a_redrive_runs_the_definition_the_execution_started_with(runtime):
+    sfn = runtime.client("stepfunctions")
+    machine = runtime.ref("RedriveWorkflow")
+    original = sfn.describe_state_machine(stateMachineArn=machine)["definition"]
+    run_id, failed = _failed_run(runtime)
+    changed = json.loads(original)
+    changed["States"]["B"] = {"Type": "Pass", "Result": "skipped", "ResultPath": "$.b", "End": True}
+    sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(changed))
+    try:
+        sfn.redrive_execution(executionArn=failed["executionArn"])
+        description = wait_for_execution(runtime, failed["executionArn"])
+    finally:
+        sfn.update_state_machine(stateMachineArn=machine, definition=original)
+    assert description["status"] == "SUCCEEDED"
+    assert description["output"]["b"]["result"]["step"] == "B", "B ran as the original definition says"
+    assert _calls(runtime, run_id, "B") == 1
+
+
+def test_an_execution_that_failed_inside_a_parallel_state_is_refused_with_the_reason(runtime):
+    sfn = runtime.client("stepfunctions")
+    flaky = runtime.get_att("FlakyStepFunction", "Arn")
+    machine = _machine(
+        runtime,
+        "parallel",
+        {
+            "StartAt": "Both",
+            "States": {
+                "Both": {
+                    "Type": "Parallel",
+                    "Branches": [
+                        {"StartAt": "B", "States": {"B": _invoke(flaky, "B", End=True)}},
+                        {"StartAt": "Noop", "States": {"Noop": {"Type": "Pass", "End": True}}},
+                    ],
+                    "End": True,
+                }
+            },
+        },
+    )
+    runtime.inject_fault("FlakyStepFunction", lambda: InvalidAssetError("B is broken"), times=1)
+    arn = sfn.start_execution(stateMachineArn=machine, input='{"runId": "p"}')["executionArn"]
+    assert wait_for_execution(runtime, arn)["status"] == "FAILED"
+
+    reason = sfn.describe_execution(executionArn=arn)
+    assert reason["redriveStatus"] == "NOT_REDRIVABLE"
+    assert "Parallel state 'Both'" in reason["redriveStatusReason"]
+    with pytest.raises(ClientError) as refused:
+        sfn.redrive_execution(executionArn=arn)
+    assert "does not redrive Parallel states" in _not_redrivable(refused)
+
+
+def test_a_timed_out_execution_resumes_without_events_from_the_run_it_left_behind(runtime):
+    sfn = runtime.client("stepfunctions")
+    step = runtime.get_att("StepFunction", "Arn")
+    machine = _machine(
+        runtime,
+        "timeout",
+        {"StartAt": "A", "TimeoutSeconds": 1, "States": {"A": _invoke(step, "A", ResultPath="$.a", End=True)}},
+    )
+    release = threading.Event()
+
+    def blocked() -> Exception:  # A outlives the machine's timeout
+        release.wait(10)
+        return InvalidAssetError("the old run's late failure")
+
+    runtime.inject_fault("StepFunction", blocked, times=1)
+    run_id = uuid.uuid4().hex
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"runId": run_id}))["executionArn"]
+    assert wait_for_execution(runtime, arn)["status"] == "TIMED_OUT"
+
+    sfn.redrive_execution(executionArn=arn)
+    description = wait_for_execution(runtime, arn)
+    release.set()  # the old run's task ends only now
+    wait_until(lambda: runtime.faults.remaining("StepFunction") == 0, what="the fault to be taken")
+    assert (description["status"], description["redriveCount"]) == ("SUCCEEDED", 1)
+    events = execution_history(runtime, arn)
+    after = [e["type"] for e in events[[e["type"] for e in events].index("ExecutionRedriven") + 1 :]]
+    assert after[0] == "TaskStateEntered" and after[-1] == "ExecutionSucceeded"
+    assert "TaskFailed" not in after and "ExecutionTimedOut" not in after
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))

@@ -217,3 +217,28 @@ def test_status_events_that_cannot_be_applied_are_kept(template: dict) -> None:
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     rule_arn = {"Fn::GetAtt": ["SyncJobStatusFunctionExecutionStatusChange", "Arn"]}
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
+
+
+def test_the_status_sync_rule_takes_unsuccessful_ends_and_redrive_starts_only(template: dict[str, Any]) -> None:
+    from autovid_local.events import ExecutionStatusChange, matches, status_change_event
+
+    function = template["Resources"]["SyncJobStatusFunction"]["Properties"]
+    pattern = json.loads(json.dumps(function["Events"]["ExecutionStatusChange"]["Properties"]["Pattern"]))
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": "VideoJobStateMachine"}]
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:jobs"
+    pattern["detail"]["stateMachineArn"] = [machine]
+
+    def event(status: str, redrive_count: int, state_machine: str = machine) -> dict[str, Any]:
+        change = ExecutionStatusChange(
+            execution_arn=f"{machine}:run", state_machine_arn=state_machine, name="run", status=status,
+            input="{}", redrive_count=redrive_count,
+        )  # fmt: skip
+        return status_change_event(change, region="us-east-1", account="123456789012")
+
+    taken = {(s, n) for s in ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED") for n in (0, 1, 2)}
+    taken = {(s, n) for s, n in taken if matches(pattern, event(s, n))}
+    assert taken == {(s, n) for s in ("FAILED", "TIMED_OUT", "ABORTED") for n in (0, 1, 2)} | {
+        ("RUNNING", 1),
+        ("RUNNING", 2),
+    }
+    assert not matches(pattern, event("FAILED", 0, state_machine=machine + "-other"))

@@ -14,6 +14,7 @@ from autovid.config import Settings
 from autovid.errors import (
     AssetNotFoundError,
     DownloadTimeoutError,
+    InvalidTransitionError,
     PermanentError,
     TransientError,
     UpstreamUnavailableError,
@@ -351,6 +352,14 @@ def failed_at(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sync, "last_entered_state", lambda arn: RENDER)
 
 
+@pytest.fixture
+def live_execution(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """What DescribeExecution answers for the job's execution (tests change it)."""
+    live = {"status": "RUNNING", "redriveCount": 1}
+    monkeypatch.setattr(sync, "describe_execution", lambda arn: dict(live))
+    return live
+
+
 def test_sync_records_a_timeout_no_step_saw(jobs: JobStatusManager, failed_at: None) -> None:
     job_id = stored_job(jobs, JobStatus.PROCESSING)
     outcome = sync.sync_job_status(change("TIMED_OUT", job_id), jobs.table)
@@ -492,7 +501,9 @@ def test_a_failed_progress_write_does_not_fail_the_render(
     ProgressReporter(jobs, "job", ARN)(50)  # logs and carries on
 
 
-def test_sync_marks_a_redriven_job_retrying_before_its_step_runs(jobs: JobStatusManager, failed_at: None) -> None:
+def test_sync_marks_a_redriven_job_retrying_before_its_step_runs(
+    jobs: JobStatusManager, failed_at: None, live_execution: dict
+) -> None:
     job_id = stored_job(jobs, JobStatus.FAILED)
     outcome = sync.sync_job_status(change("RUNNING", job_id, redriveCount=1), jobs.table)
     assert outcome == f"job {job_id} marked retrying: redrive 1"
@@ -508,7 +519,9 @@ def test_sync_marks_a_redriven_job_retrying_before_its_step_runs(jobs: JobStatus
     assert [h["status"] for h in jobs.get(job_id)["statusHistory"]].count("retrying") == 1, "recorded once"
 
 
-def test_sync_leaves_a_redrive_the_step_already_recorded(jobs: JobStatusManager, failed_at: None) -> None:
+def test_sync_leaves_a_redrive_the_step_already_recorded(
+    jobs: JobStatusManager, failed_at: None, live_execution: dict
+) -> None:
     job_id = stored_job(jobs, JobStatus.FAILED)
     StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)  # the step was first
     before = jobs.get(job_id)
@@ -516,7 +529,7 @@ def test_sync_leaves_a_redrive_the_step_already_recorded(jobs: JobStatusManager,
     assert jobs.get(job_id) == before
 
 
-def test_sync_ignores_an_ordinary_start(jobs: JobStatusManager, failed_at: None) -> None:
+def test_sync_ignores_an_ordinary_start(jobs: JobStatusManager, failed_at: None, live_execution: dict) -> None:
     job_id = stored_job(jobs, JobStatus.PROCESSING)
     before = jobs.get(job_id)
     for redrive_count in (0, None):
@@ -526,7 +539,7 @@ def test_sync_ignores_an_ordinary_start(jobs: JobStatusManager, failed_at: None)
 
 
 def test_a_redriven_step_goes_on_when_status_sync_recorded_the_redrive_since_its_read(
-    jobs: JobStatusManager, failed_at: None, monkeypatch: pytest.MonkeyPatch
+    jobs: JobStatusManager, failed_at: None, live_execution: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The step reads `failed`; the redrive's RUNNING event is applied before the step's own write."""
     job_id = stored_job(jobs, JobStatus.FAILED)
@@ -544,9 +557,10 @@ def test_a_redriven_step_goes_on_when_status_sync_recorded_the_redrive_since_its
     assert [h["status"] for h in record["statusHistory"]].count("retrying") == 1
 
 
-def test_a_refused_redrive_write_for_another_reason_still_fails_the_step(
-    jobs: JobStatusManager, failed_at: None, monkeypatch: pytest.MonkeyPatch
+def test_a_step_of_a_run_redriven_again_since_its_read_stops(
+    jobs: JobStatusManager, failed_at: None, live_execution: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    live_execution["redriveCount"] = 2
     job_id = stored_job(jobs, JobStatus.FAILED)
     original = JobStatusManager.mark_redriven
 
@@ -559,3 +573,41 @@ def test_a_refused_redrive_write_for_another_reason_still_fails_the_step(
     with pytest.raises(PermanentError):
         StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)
     assert jobs.get(job_id)["redriveCount"] == 2
+
+
+def test_a_late_running_event_does_not_reopen_a_redrive_that_failed_again(
+    jobs: JobStatusManager, failed_at: None, live_execution: dict
+) -> None:
+    """Out of order: redrive 1 failed again (FAILED applied or not) before its RUNNING event."""
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    live_execution.update(status="FAILED")
+    before = jobs.get(job_id)
+    outcome = sync.sync_job_status(change("RUNNING", job_id, redriveCount=1), jobs.table)
+    assert outcome == f"ignored: redrive 1 of {ARN} is no longer running"
+    assert jobs.get(job_id) == before
+    live_execution.update(status="RUNNING", redriveCount=2)  # running, but a later redrive
+    assert sync.sync_job_status(change("RUNNING", job_id, redriveCount=1), jobs.table).startswith("ignored")
+    assert jobs.get(job_id) == before
+
+
+def test_a_redrive_write_refused_for_another_reason_fails_the_step(
+    jobs: JobStatusManager, failed_at: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job moved to another execution between the step's read and its write."""
+    job_id = stored_job(jobs, JobStatus.FAILED)
+    original = JobStatusManager.mark_redriven
+
+    def taken_over(self: JobStatusManager, *args: Any, **kwargs: Any) -> dict:
+        self.table.update(
+            job_id,
+            update_expression="SET executionArn = :other",
+            condition_expression="attribute_exists(jobId)",
+            names={},
+            values={":other": OTHER_ARN},
+        )
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobStatusManager, "mark_redriven", taken_over)
+    with pytest.raises(InvalidTransitionError):
+        StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)
+    assert jobs.get(job_id)["status"] == "failed"
