@@ -66,6 +66,13 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
         )["QueueUrl"]
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket="auto-vid-s3-bucket-test-123456789012")
+        dynamodb.create_table(
+            TableName="auto-vid-idempotency-test",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", "auto-vid-idempotency-test")
         monkeypatch.setenv("DYNAMODB_JOBS_TABLE", "auto-vid-dynamodb-jobs-test-123456789012")
         monkeypatch.setenv("SQS_JOB_QUEUE_URL", queue)
         monkeypatch.setenv("S3_BUCKET_NAME", "auto-vid-s3-bucket-test-123456789012")

@@ -8,9 +8,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autovid.api import create_resolver, json_body, json_response, refuse_other_methods
+from autovid.api import (
+    caller_api_key_id,
+    create_resolver,
+    idempotency_key,
+    json_body,
+    json_response,
+    refuse_other_methods,
+)
 from autovid.config import Limits, Settings
-from autovid.submit import submit_job
+from autovid.submit import submit_job, submit_job_once
 
 logger = Logger()
 tracer = Tracer()
@@ -22,12 +29,21 @@ app = create_resolver(logger)
 @app.post("/submit")
 @tracer.capture_method
 def create_job() -> Response:
-    limits = Limits.from_env()
-    job = submit_job(json_body(app.current_event, limits), settings=Settings.from_env(), limits=limits)
-    logger.append_keys(jobId=job.jobId)
-    logger.info("job submitted")
-    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    return json_response(HTTPStatus.ACCEPTED, job.body(), headers={"Location": f"/jobs/{job.jobId}"})
+    limits, settings = Limits.from_env(), Settings.from_env()
+    key = idempotency_key(app.current_event)
+    spec = json_body(app.current_event, limits)
+    headers = {}
+    if key is None:
+        body = submit_job(spec, settings=settings, limits=limits).body()
+    else:
+        caller = caller_api_key_id(app.current_event)
+        body, replayed = submit_job_once(key, caller, spec, settings=settings, limits=limits)
+        headers["Idempotent-Replayed"] = "true" if replayed else "false"
+    logger.append_keys(jobId=body["jobId"])
+    logger.info("job submitted", extra={"replayed": headers.get("Idempotent-Replayed") == "true"})
+    if headers.get("Idempotent-Replayed") != "true":
+        metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    return json_response(HTTPStatus.ACCEPTED, body, headers={"Location": f"/jobs/{body['jobId']}", **headers})
 
 
 refuse_other_methods(app, "/jobs", ["POST"])

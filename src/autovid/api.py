@@ -19,9 +19,12 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from autovid.config import Limits, Settings
 from autovid.errors import (
     FieldError,
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
     InvalidSpecError,
     JobNotFoundError,
     QueueUnavailableError,
+    UpstreamUnavailableError,
 )
 from autovid.records import iso, utc_now
 
@@ -89,6 +92,30 @@ def create_resolver(logger: Logger) -> APIGatewayRestResolver:
             headers={"Retry-After": str(QUEUE_RETRY_AFTER_SECONDS)},
         )
 
+    @app.exception_handler(IdempotencyKeyReusedError)
+    def _key_reused(exc: IdempotencyKeyReusedError) -> Response:
+        return error_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY, "Idempotency-Key reused", [FieldError("Idempotency-Key", exc.message)]
+        )
+
+    @app.exception_handler(IdempotencyKeyInUseError)
+    def _key_in_use(exc: IdempotencyKeyInUseError) -> Response:
+        return error_response(
+            HTTPStatus.CONFLICT,
+            "Idempotency-Key in use",
+            [FieldError("Idempotency-Key", exc.message)],
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(UpstreamUnavailableError)
+    def _upstream_unavailable(exc: UpstreamUnavailableError) -> Response:
+        logger.error("a dependency is unavailable", extra={"reason": exc.message})
+        return error_response(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "the service is briefly unavailable; retry",
+            headers={"Retry-After": str(QUEUE_RETRY_AFTER_SECONDS)},
+        )
+
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unhandled error")
@@ -115,6 +142,30 @@ def refuse_other_methods(app: APIGatewayRestResolver, path: str, allowed: Iterab
         )
 
     app.route(path, method=others)(_method_not_allowed)
+
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+def idempotency_key(event: APIGatewayProxyEvent) -> str | None:
+    """The ``Idempotency-Key`` header: None when absent; 1 to 255 printable ASCII characters."""
+    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    key = headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not all(" " <= c <= "~" for c in key):
+        raise RequestError(
+            HTTPStatus.BAD_REQUEST,
+            "invalid Idempotency-Key",
+            [FieldError("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters")],
+        )
+    return key
+
+
+def caller_api_key_id(event: APIGatewayProxyEvent) -> str | None:
+    """The id of the API key the request came with (API Gateway sets it when keys are required)."""
+    identity = (event.raw_event.get("requestContext") or {}).get("identity") or {}
+    return identity.get("apiKeyId") or None
 
 
 def json_body(event: APIGatewayProxyEvent, limits: Limits) -> Any:

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
 
     jobs_table: str = Field(default="", alias="DYNAMODB_JOBS_TABLE")
     job_queue_url: str = Field(default="", alias="SQS_JOB_QUEUE_URL")
+    # Powertools idempotency records for submits with an Idempotency-Key.
+    idempotency_table: str = Field(default="", alias="IDEMPOTENCY_TABLE_NAME")
     bucket_name: str = Field(default="", alias="S3_BUCKET_NAME")
     jobs_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="DYNAMODB_JOBS_TTL_SECONDS")
     presigned_url_expiration: int = Field(default=86400, alias="S3_PRESIGNED_URL_EXPIRATION")

@@ -126,6 +126,17 @@ class JobAlreadyExistsError(AutoVidError):
     """A record with that id already exists."""
 
 
+# --- idempotent submit ---------------------------------------------------------------------
+
+
+class IdempotencyKeyReusedError(AutoVidError):
+    """The Idempotency-Key was used with a different request body (422)."""
+
+
+class IdempotencyKeyInUseError(AutoVidError):
+    """A request with the same Idempotency-Key is still being processed (409)."""
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One validation problem: a field path and the reason."""

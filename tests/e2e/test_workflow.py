@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 import uuid
 
@@ -409,3 +410,45 @@ def test_cli_status_prints_the_job_and_exits_by_its_outcome(stack: Stack) -> Non
     assert readable.returncode == 0
     assert f"execution {completed['executionArn']}" in readable.stderr
     assert f"autovid history {completed['jobId']}" in readable.stderr, "locally: where to inspect the run"
+
+
+def test_an_idempotency_key_makes_a_retried_submit_one_job_over_http(stack: Stack) -> None:
+    def post(spec: dict) -> tuple[int, dict, dict]:
+        request = urllib.request.Request(
+            f"{stack.runtime.api_url.rstrip('/')}/jobs",
+            data=json.dumps(spec).encode(),
+            headers={"Content-Type": "application/json", "Idempotency-Key": "e2e-retry-1"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, dict(response.headers), json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), json.loads(error.read())
+
+    spec = stack.spec()
+    first_status, first_headers, first = post(spec)
+    again_status, again_headers, again = post(spec)
+    assert (first_status, again_status) == (202, 202)
+    assert first["jobId"] == again["jobId"]
+    assert (first_headers["Idempotent-Replayed"], again_headers["Idempotent-Replayed"]) == ("false", "true")
+    other = stack.spec(jobInfo={"projectId": "e2e", "title": "another"})
+    status, _, refused = post(other)
+    assert status == 422 and refused["details"][0]["field"] == "Idempotency-Key"
+    done = wait_for_job(stack.api, first["jobId"], poll_seconds=0.1, timeout=60)
+    assert done["status"] == "completed"
+    table = stack.runtime.ref("JobsTable")
+    records = [
+        item["jobId"]["S"]
+        for item in stack.runtime.client("dynamodb").scan(TableName=table)["Items"]
+        if item["jobId"]["S"] == first["jobId"]
+    ]
+    assert records == [first["jobId"]]
+    executions = stack.runtime.client("stepfunctions").list_executions(
+        stateMachineArn=stack.runtime.ref("VideoJobStateMachine")
+    )["executions"]
+    described = [
+        stack.runtime.client("stepfunctions").describe_execution(executionArn=e["executionArn"])["input"]
+        for e in executions
+    ]
+    assert sum(first["jobId"] in text for text in described) == 1, "one execution for the job"

@@ -171,7 +171,9 @@ def test_every_variable_a_handler_reads_is_set_or_has_a_default(template: dict) 
     # (CORS off; AWS_ENDPOINT_URL empty means AWS itself).
     optional = {"CORS_ALLOW_ORIGIN", "AWS_ENDPOINT_URL"}
     locations = [f.alias for f in Settings.model_fields.values() if f.default == "" and f.alias not in optional]
-    assert sorted(locations) == ["DYNAMODB_JOBS_TABLE", "S3_BUCKET_NAME", "SQS_JOB_QUEUE_URL"]
+    assert sorted(locations) == ["DYNAMODB_JOBS_TABLE", "IDEMPOTENCY_TABLE_NAME", "S3_BUCKET_NAME", "SQS_JOB_QUEUE_URL"]
+    submit = template["Resources"]["SubmitJobFunction"]["Properties"]["Environment"]["Variables"]
+    assert submit["IDEMPOTENCY_TABLE_NAME"] == {"Ref": "IdempotencyTable"}, "submit needs its idempotency table"
 
 
 def test_validate_and_render_see_the_same_render_settings(template: dict) -> None:
