@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -29,6 +31,14 @@ from autovid_local.provision import ApiRoute
 logger = logging.getLogger("autovid.local")
 
 _MISSING_TOKEN = (403, {"message": "Missing Authentication Token"})
+_FORBIDDEN = (403, {"message": "Forbidden"})  # API Gateway's answer to a missing or wrong API key
+
+
+def api_key_id(api_key: str) -> str:
+    """A stable id for a local API key, as API Gateway gives each key an id."""
+    return "local" + hashlib.sha256(api_key.encode()).hexdigest()[:10]
+
+
 _INTERNAL_ERROR = (502, {"message": "Internal server error"})
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
@@ -105,6 +115,7 @@ def build_proxy_event(
     api_id: str,
     account_id: str,
     stage_variables: Mapping[str, str] | None,
+    api_key: str | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST API Lambda proxy integration event."""
     split = urlsplit(raw_path)
@@ -150,6 +161,8 @@ def build_proxy_event(
             "identity": {
                 "sourceIp": source_ip,
                 "userAgent": next((v for k, v in headers if k.lower() == "user-agent"), None),
+                "apiKey": api_key,
+                "apiKeyId": api_key_id(api_key) if api_key else None,
                 "accountId": None,
                 "caller": None,
                 "user": None,
@@ -210,8 +223,10 @@ class RestApiServer:
         api_ids: Mapping[str, str],
         stage_variables: Mapping[str, Mapping[str, str]],
         account_id: str,
+        api_key: str | None = None,
     ):
         self.routes = RouteTable(routes)
+        self.api_key = api_key
         self._invoke = invoke
         self._api_ids = api_ids
         self._stage_variables = stage_variables
@@ -250,6 +265,11 @@ class RestApiServer:
             logger.info("api %s %s -> 403 (route not declared)", method, raw_path)
             return _json_response(*_MISSING_TOKEN)
         host = next((v for k, v in headers if k.lower() == "host"), self.url)
+        given_key = next((v for k, v in headers if k.lower() == "x-api-key"), None)
+        if self.api_key and match.route.api_key_required:
+            if given_key is None or not hmac.compare_digest(given_key.encode(), self.api_key.encode()):
+                logger.info("api %s %s -> 403 (API key missing or wrong)", method, raw_path)
+                return _json_response(*_FORBIDDEN)
         event = build_proxy_event(
             match=match,
             method=method,
@@ -261,6 +281,7 @@ class RestApiServer:
             api_id=self._api_ids.get(match.route.api_logical_id, ""),
             account_id=self._account_id,
             stage_variables=self._stage_variables.get(match.route.api_logical_id),
+            api_key=given_key if self.api_key and match.route.api_key_required else None,
         )
         response = proxy_response(self._invoke(match.route.function_logical_id, event))
         logger.debug("api %s %s -> %s in %.0fms", method, raw_path, response.status, (time.monotonic() - started) * 1e3)

@@ -64,6 +64,11 @@ def add_up_command(subparsers: Subparsers) -> None:
         help="also print what the functions write to this terminal (their log files get it either way)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging; implies --function-logs")
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="require this x-api-key on the routes whose template Auth requires an API key (as API Gateway does)",
+    )
     parser.add_argument("--json", action="store_true", help="print the endpoints and outputs as one JSON line")
     parser.set_defaults(run=run_up)
 
@@ -100,6 +105,7 @@ def run_up(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         echo_function_output=args.verbose or args.function_logs,
         function_environment=dict(args.env),
+        api_key=args.api_key,
     )
     # Ctrl-C and SIGTERM only set a flag, which the main loop polls: no KeyboardInterrupt lands in
     # the middle of start-up output or of the runtime's own code, and the handler takes no lock (a
@@ -117,7 +123,9 @@ def run_up(args: argparse.Namespace) -> int:
     stack_file = None
     try:
         if runtime.api_url:
-            stack_file = write_local_stack_file(runtime.api_url, runtime.outputs(), runtime.client_environment())
+            stack_file = write_local_stack_file(
+                runtime.api_url, runtime.outputs(), runtime.client_environment(), api_key=runtime.api_key
+            )
         if args.json:
             print(json.dumps(startup_summary(runtime)), flush=True)
         else:
@@ -151,6 +159,7 @@ def startup_summary(runtime: Any) -> dict[str, Any]:
         "outputs": runtime.outputs(),
         "environment": runtime.client_environment(),
         "stateMachines": runtime.stack.state_machine_arns,
+        "apiKeyRequired": bool(runtime.api_key),
     }
 
 
@@ -164,6 +173,8 @@ def startup_banner(runtime: Any) -> str:
     lines.append(f"  AWS endpoint   {aws}")
     if runtime.api_url:
         lines.append(f"  REST API       {runtime.api_url}")
+        if runtime.api_key:
+            lines.append("                 (send the --api-key value as x-api-key; autovid submit/status do)")
         for route in runtime.api.routes:
             lines.append(f"                   {route.method:<6} {route.path}  -> {route.function_logical_id}")
     lines.append(f"  Function logs  {runtime.log_dir}/<FunctionLogicalId>.log")
@@ -174,11 +185,13 @@ def startup_banner(runtime: Any) -> str:
         lines += ["", "Try:"]
         for route in list(runtime.api.routes)[:4]:
             url = shlex.quote(runtime.api_url + route.path)
+            needs_key = runtime.api_key and route.api_key_required
+            key = f" -H {shlex.quote('x-api-key: ' + runtime.api_key)}" if needs_key else ""
             if "{" not in route.path and route.method in ("POST", "PUT", "PATCH", "ANY"):
                 method = "POST" if route.method == "ANY" else route.method
-                lines.append(f"  curl -s -X {method} {url} -H 'Content-Type: application/json' -d @body.json")
+                lines.append(f"  curl -s -X {method} {url}{key} -H 'Content-Type: application/json' -d @body.json")
             else:
-                lines.append(f"  curl -s {url}")
+                lines.append(f"  curl -s {url}{key}")
     env = runtime.client_environment()
     lines += ["", "AWS CLI / boto3:", "  export " + " ".join(f"{key}={value}" for key, value in sorted(env.items()))]
     # AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS (it pins SQS endpoints), so the examples pass it.

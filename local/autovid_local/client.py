@@ -66,6 +66,10 @@ class StackTarget:
     api_url: str
     bucket: str | None = None
     aws_environment: dict[str, str] = field(default_factory=dict)
+    api_key: str | None = None
+
+    def api(self) -> ApiClient:
+        return ApiClient(self.api_url, api_key=self.api_key)
 
     def s3(self) -> Any:
         env = self.aws_environment
@@ -90,12 +94,18 @@ def _stack_file(api_url: str) -> Path:
     return stacks_dir() / (hashlib.sha256(api_url.rstrip("/").encode()).hexdigest()[:16] + ".json")
 
 
-def write_local_stack_file(api_url: str, outputs: dict[str, str], aws_environment: dict[str, str]) -> Path:
-    """Register a running ``autovid up``: its API, outputs and AWS endpoint, and its process id."""
+def write_local_stack_file(
+    api_url: str, outputs: dict[str, str], aws_environment: dict[str, str], api_key: str | None = None
+) -> Path:
+    """Register a running ``autovid up``: its API (and API key), outputs and AWS endpoint, and its
+    process id. The file is readable by its owner only."""
     path = _stack_file(api_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     saved = {"apiUrl": api_url, "outputs": outputs, "awsEnvironment": aws_environment, "pid": os.getpid()}
+    if api_key:
+        saved["apiKey"] = api_key
     partial = path.with_suffix(".tmp")
+    partial.touch(mode=0o600)
     partial.write_text(json.dumps(saved, indent=2))
     partial.replace(path)
     return path
@@ -143,18 +153,23 @@ def _process_alive(pid: object) -> bool:
 
 def find_stack(api: str | None, bucket: str | None, stack: str | None) -> StackTarget:
     """``--stack`` reads CloudFormation outputs; ``--api`` names the API (a running ``autovid up``
-    at that URL also gives its bucket and AWS endpoint); with neither, the one running
-    ``autovid up``. ``--bucket`` always wins."""
+    at that URL also gives its bucket, AWS endpoint and API key); with neither, the one running
+    ``autovid up``. ``--bucket`` always wins. The API key is ``$AUTOVID_API_KEY`` when set, else
+    the local stack's, else (``--stack``) the value of the stack's ``ApiKeyId`` output."""
+    env_key = os.environ.get("AUTOVID_API_KEY") or None
     if stack:
         outputs = cloudformation_outputs(stack)
         if "ApiUrl" not in outputs and not api:
             raise ClientError(f"stack {stack} has no ApiUrl output; pass --api URL")
-        return StackTarget(api_url=api or outputs["ApiUrl"], bucket=bucket or outputs.get("MediaBucketName"))
+        key = env_key or (api_key_value(outputs["ApiKeyId"]) if outputs.get("ApiKeyId") else None)
+        return StackTarget(
+            api_url=api or outputs["ApiUrl"], bucket=bucket or outputs.get("MediaBucketName"), api_key=key
+        )
     running = running_local_stacks()
     if api:
         running = [s for s in running if s["apiUrl"].rstrip("/") == api.rstrip("/")]
         if not running:
-            return StackTarget(api_url=api, bucket=bucket)
+            return StackTarget(api_url=api, bucket=bucket, api_key=env_key)
     if len(running) > 1:
         urls = ", ".join(s["apiUrl"] for s in running)
         raise ClientError(f"several `autovid up` stacks are running ({urls}): pass --api URL")
@@ -165,7 +180,16 @@ def find_stack(api: str | None, bucket: str | None, stack: str | None) -> StackT
         api_url=saved["apiUrl"],
         bucket=bucket or saved.get("outputs", {}).get("MediaBucketName"),
         aws_environment=saved.get("awsEnvironment", {}),
+        api_key=env_key or saved.get("apiKey"),
     )
+
+
+def api_key_value(api_key_id: str) -> str:
+    """The value of a deployed stack's API key (needs apigateway:GET on it)."""
+    try:
+        return boto3.client("apigateway").get_api_key(apiKey=api_key_id, includeValue=True)["value"]
+    except (BotoCoreError, BotoClientError) as error:
+        raise ClientError(f"cannot read API key {api_key_id}: {error}; set AUTOVID_API_KEY") from error
 
 
 def cloudformation_outputs(stack: str) -> dict[str, str]:
@@ -177,10 +201,12 @@ def cloudformation_outputs(stack: str) -> dict[str, str]:
 
 
 class ApiClient:
-    def __init__(self, api_url: str, *, timeout: float = 30.0):
+    def __init__(self, api_url: str, *, api_key: str | None = None, timeout: float = 30.0):
         self.base = api_url.rstrip("/")
         self.http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5.0, read=timeout), retries=False)
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if api_key:
+            self.headers["x-api-key"] = api_key
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         payload = json.dumps(body).encode() if body is not None else None

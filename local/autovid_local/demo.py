@@ -16,7 +16,6 @@ from typing import Any
 
 from autovid.render.ffmpeg import run_ffmpeg
 from autovid_local.client import (
-    ApiClient,
     ApiError,
     ApiUnreachableError,
     ClientError,
@@ -138,7 +137,7 @@ def run_demo(args: argparse.Namespace) -> int:
             bucket=runtime.outputs()["MediaBucketName"],
             aws_environment=runtime.client_environment(),
         )
-        api = ApiClient(target.api_url)
+        api = target.api()
         try:
             uploaded, destination = upload_local_sources(spec, workdir, target)
             job = api.submit(uploaded)

@@ -62,7 +62,7 @@ def add_status_command(subparsers: Any) -> None:
 def run_status(args: argparse.Namespace) -> int:
     try:
         target = find_stack(args.api, None, args.stack)
-        job = ApiClient(target.api_url).status(args.job_id)
+        job = target.api().status(args.job_id)
     except (ClientError, ApiError, ApiUnreachableError) as error:
         return _fail(error, args.json)
     print(json.dumps(job, indent=None if args.json else 2))
@@ -77,7 +77,7 @@ def run_submit(args: argparse.Namespace) -> int:
         raw = _read_spec(args.spec)
         target = find_stack(args.api, args.bucket, args.stack)
         spec, local_destination = upload_local_sources(raw, [args.spec.resolve().parent, Path.cwd()], target)
-        api = ApiClient(target.api_url)
+        api = target.api()
         job = api.submit(spec)
     except (ClientError, ApiError, ApiUnreachableError) as error:
         return _fail(error, args.json)

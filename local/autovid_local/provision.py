@@ -67,6 +67,8 @@ class ApiRoute:
     path: str
     api_logical_id: str
     stage: str
+    #: ``Auth.ApiKeyRequired`` of the event, else of its API (enforced when the runtime has a key).
+    api_key_required: bool = False
 
 
 @dataclass
@@ -261,6 +263,9 @@ class Provisioner:
         api_id = _api_logical_id(self.template, props.get("RestApiId"))
         api = self.template.resources.get(api_id)
         stage = self.template.resolve(api.properties.get("StageName", "Prod")) if api else "Prod"
+        api_auth = (self.template.resolve(api.properties.get("Auth")) if api else None) or {}
+        event_auth = self.template.resolve(props.get("Auth")) or {}
+        key_required = event_auth.get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))
         self.stack.routes.append(
             ApiRoute(
                 function_logical_id=function_id,
@@ -268,6 +273,7 @@ class Provisioner:
                 path=props["Path"],
                 api_logical_id=api_id,
                 stage=str(stage),
+                api_key_required=key_required in (True, "true", "True"),
             )
         )
 
@@ -308,9 +314,17 @@ class Provisioner:
         self._register_rule(spec)
 
     def _note_api(self, resource: DeclaredResource) -> None:
-        for unsupported in ("Auth", "Cors", "DefinitionBody", "DefinitionUri"):
+        for unsupported in ("Cors", "DefinitionBody", "DefinitionUri", "MethodSettings"):
             if unsupported in resource.properties:
                 self.stack.notes.append(f"{resource.logical_id}: {unsupported} is not emulated locally")
+        auth = self.template.resolve(resource.properties.get("Auth")) or {}
+        for unsupported in sorted(set(auth) - {"ApiKeyRequired", "UsagePlan", "AddApiKeyRequiredToCorsPreflight"}):
+            self.stack.notes.append(f"{resource.logical_id}: Auth.{unsupported} is not emulated locally")
+        if "UsagePlan" in auth:
+            self.stack.notes.append(
+                f"{resource.logical_id}: usage plan throttling applies on AWS only; the API key is enforced with "
+                "`autovid up --api-key`"
+            )
 
     # --- workflows --------------------------------------------------------------------
 

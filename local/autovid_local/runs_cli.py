@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 import time
@@ -29,6 +30,7 @@ from autovid_local.client import (
     ApiUnreachableError,
     ClientError,
     WaitTimeoutError,
+    api_key_value,
     cloudformation_outputs,
     running_local_stacks,
     wait_for_job,
@@ -47,13 +49,19 @@ class RunTarget:
     sfn: Any
     state_machine_arn: str | None
     api_url: str | None
+    api_key: str | None = None
+
+    def api(self) -> ApiClient:
+        if not self.api_url:
+            raise ClientError("no REST API: pass --api URL")
+        return ApiClient(self.api_url, api_key=self.api_key)
 
     def execution_arn(self, job_or_arn: str) -> str:
         if job_or_arn.startswith("arn:"):
             return job_or_arn
         if not self.api_url:
             raise ClientError("a job id needs the REST API to find its execution: pass --api URL, or an execution ARN")
-        job = ApiClient(self.api_url).status(job_or_arn)
+        job = self.api().status(job_or_arn)
         arn = job.get("executionArn")
         if not arn:
             raise ClientError(f"job {job_or_arn} has no execution yet (status {job.get('status')})")
@@ -69,10 +77,13 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
 
 def find_target(args: argparse.Namespace) -> RunTarget:
     """``--stack`` reads AWS; otherwise the running ``autovid up`` (the one at ``--api``, or the only one)."""
+    env_key = os.environ.get("AUTOVID_API_KEY") or None
     if args.stack:
         outputs = cloudformation_outputs(args.stack)
         sfn = _sfn_client(args.aws_endpoint, {})
-        return RunTarget(sfn, args.state_machine or outputs.get("StateMachineArn"), args.api or outputs.get("ApiUrl"))
+        key = env_key or (api_key_value(outputs["ApiKeyId"]) if outputs.get("ApiKeyId") else None)
+        machine = args.state_machine or outputs.get("StateMachineArn")
+        return RunTarget(sfn, machine, args.api or outputs.get("ApiUrl"), key)
     running = running_local_stacks()
     if args.api:
         running = [s for s in running if s["apiUrl"].rstrip("/") == args.api.rstrip("/")]
@@ -87,10 +98,11 @@ def find_target(args: argparse.Namespace) -> RunTarget:
             _sfn_client(args.aws_endpoint or environment.get("AWS_ENDPOINT_URL"), environment),
             args.state_machine or saved.get("outputs", {}).get("StateMachineArn"),
             args.api or saved["apiUrl"],
+            env_key or saved.get("apiKey"),
         )
     if not (args.aws_endpoint or args.state_machine):
         raise ClientError("no stack to talk to: run `autovid up`, or pass --stack NAME (AWS)")
-    return RunTarget(_sfn_client(args.aws_endpoint, {}), args.state_machine, args.api)
+    return RunTarget(_sfn_client(args.aws_endpoint, {}), args.state_machine, args.api, env_key)
 
 
 def _sfn_client(endpoint: str | None, environment: dict[str, str]) -> Any:
@@ -402,7 +414,7 @@ def run_redrive(args: argparse.Namespace) -> int:
     try:
         # The job's own status may still be the old `failed` for a moment: wait for the run first.
         ended = wait_for_execution_end(target.sfn, arn, timeout=args.timeout)
-        job = wait_for_job(ApiClient(target.api_url), job_id, timeout=60.0)
+        job = wait_for_job(target.api(), job_id, timeout=60.0)
     except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError, WaitTimeoutError) as error:
         return _fail(error)
     print(json.dumps(job, indent=2))

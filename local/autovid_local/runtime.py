@@ -73,8 +73,11 @@ class LocalRuntime:
         log_dir: str | Path = DEFAULT_LOG_DIR,
         echo_function_output: bool = False,
         function_environment: Mapping[str, str] | None = None,
+        api_key: str | None = None,
     ):
         self.template_path = Path(template_path)
+        #: When set, routes whose template Auth requires an API key answer 403 without this x-api-key.
+        self.api_key = api_key
         self.host = host
         self.pseudo = PseudoParameters(region=region, stack_name=stack_name)
         self._aws_port = aws_port
@@ -303,8 +306,11 @@ class LocalRuntime:
             api_ids=api_ids,
             stage_variables=stage_variables,
             account_id=self.pseudo.account_id,
+            api_key=self.api_key,
         )
         self.api.start()
+        if self.api_key and not any(route.api_key_required for route in self.stack.routes):
+            self.stack.notes.append("--api-key: no route of the template requires an API key; it is not checked")
 
     def _report(self) -> None:
         if self.stack.unsupported:

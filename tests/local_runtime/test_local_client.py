@@ -191,3 +191,17 @@ def test_a_missing_local_source_is_found_before_anything_is_uploaded(in_tmp):
         f"s3://b/{key}" for key in uploads
     ]
     assert len(uploads) == 2
+
+
+def test_the_api_key_comes_from_the_environment_or_the_stack_file(in_tmp, monkeypatch):
+    monkeypatch.delenv("AUTOVID_API_KEY", raising=False)
+    path = client.write_local_stack_file("http://127.0.0.1:3000", {}, {}, api_key="from-up")
+    assert oct(path.stat().st_mode & 0o777) == "0o600", "the file holds a key: its owner only"
+    target = find_stack(None, None, None)
+    assert target.api_key == "from-up"
+    assert target.api().headers["x-api-key"] == "from-up"
+    monkeypatch.setenv("AUTOVID_API_KEY", "from-env")
+    assert find_stack(None, None, None).api_key == "from-env"
+    assert find_stack("https://abc.example/Prod", None, None).api_key == "from-env"
+    monkeypatch.delenv("AUTOVID_API_KEY")
+    assert "x-api-key" not in find_stack("https://abc.example/Prod", None, None).api().headers
