@@ -40,6 +40,7 @@ def api_key_id(api_key: str) -> str:
 
 
 _INTERNAL_ERROR = (502, {"message": "Internal server error"})
+#: The methods API Gateway REST APIs route (ANY covers these); any other gets Missing Authentication Token.
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -210,6 +211,12 @@ def _json_response(status: int, body: dict[str, Any]) -> HttpResponse:
     return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
 
 
+class _ApiHttpServer(ThreadingHTTPServer):
+    # The stdlib's listen backlog of 5 resets connections in a burst of requests (200 clients
+    # submitting at once); API Gateway accepts them all.
+    request_queue_size = 512
+
+
 class RestApiServer:
     """A threading HTTP server for every route of the template's APIs."""
 
@@ -231,7 +238,7 @@ class RestApiServer:
         self._api_ids = api_ids
         self._stage_variables = stage_variables
         self._account_id = account_id
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server = _ApiHttpServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -260,7 +267,7 @@ class RestApiServer:
         self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
     ) -> HttpResponse:
         started = time.monotonic()
-        match = self.routes.match(method, urlsplit(raw_path).path)
+        match = self.routes.match(method, urlsplit(raw_path).path) if method in _METHODS else None
         if match is None:
             logger.info("api %s %s -> 403 (route not declared)", method, raw_path)
             return _json_response(*_MISSING_TOKEN)
@@ -311,6 +318,11 @@ class RestApiServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 logger.debug("api: " + format, *args)
 
-        for method in _METHODS:
-            setattr(Handler, f"do_{method}", Handler._serve)
+            def __getattr__(self, name: str) -> Any:
+                # Any method reaches `handle` (which answers API Gateway's 403 for the ones it does
+                # not route), never the standard library's 501.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
+
         return Handler

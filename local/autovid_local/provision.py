@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import secrets
+import string
 import sys
 import zipfile
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from autovid_local.errors import TemplateError
 from autovid_local.events import EventRuleSpec, schedule_period_seconds
 from autovid_local.functions import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECONDS, AsyncInvokeConfig, FunctionSpec
 from autovid_local.pipes import PipeSpec
+from autovid_local.streams import StreamMappingSpec
 from autovid_local.template import DeclaredResource, Template
 
 logger = logging.getLogger("autovid.local")
@@ -77,6 +80,10 @@ class ProvisionedStack:
     pipes: list[PipeSpec] = field(default_factory=list)
     routes: list[ApiRoute] = field(default_factory=list)
     event_rules: list[EventRuleSpec] = field(default_factory=list)
+    #: ``DynamoDB`` events of the functions (Lambda event source mappings on table streams).
+    stream_mappings: list[StreamMappingSpec] = field(default_factory=list)
+    #: Values Secrets Manager generated for ``GenerateSecretString`` secrets, by logical id.
+    secrets: dict[str, str] = field(default_factory=dict)
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
@@ -106,6 +113,7 @@ class Provisioner:
             types.PIPE: self._create_pipe,
             types.API: self._note_api,
             types.EVENT_RULE: self._create_event_rule,
+            types.SECRET: self._create_secret,
         }
         for logical_id in self.template.creation_order():
             resource = self.template.resources[logical_id]
@@ -136,11 +144,18 @@ class Provisioner:
             request["ProvisionedThroughput"] = props.get(
                 "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
             )
-        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
             if key in props:
                 request[key] = props[key]
+        stream = props.get("StreamSpecification")
+        if stream:
+            # CloudFormation has only StreamViewType; the API also wants StreamEnabled.
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
         dynamodb = self._client("dynamodb")
-        dynamodb.create_table(**request)
+        created = dynamodb.create_table(**request)["TableDescription"]
+        if stream:
+            # !GetAtt Table.StreamArn: the real local stream (moto labels it with the creation time).
+            self.template.update_identity(resource.logical_id, StreamArn=created["LatestStreamArn"])
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             dynamodb.update_time_to_live(
@@ -169,6 +184,29 @@ class Provisioner:
             self.stack.notes.append(f"{resource.logical_id}: LifecycleConfiguration is not applied locally")
         if "CorsConfiguration" in props:
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": props["CorsConfiguration"]["CorsRules"]})
+
+    def _create_secret(self, resource: DeclaredResource) -> None:
+        """``AWS::SecretsManager::Secret``: ``SecretString``, or a value made as ``GenerateSecretString``
+        asks. Ref is the ARN Secrets Manager assigns; generated values are kept for the banner."""
+        props = self.template.resolved_properties(resource.logical_id)
+        name = self.template.default_name(resource, "Name", 512)
+        request: dict[str, Any] = {"Name": name}
+        if "Description" in props:
+            request["Description"] = props["Description"]
+        if props.get("Tags"):
+            request["Tags"] = props["Tags"]
+        if "SecretString" in props and "GenerateSecretString" in props:
+            raise TemplateError(f"{resource.logical_id}: SecretString and GenerateSecretString are exclusive")
+        if "SecretString" in props:
+            request["SecretString"] = str(props["SecretString"])
+        elif "GenerateSecretString" in props:
+            request["SecretString"] = generate_secret_string(resource.logical_id, props["GenerateSecretString"] or {})
+            self.stack.secrets[resource.logical_id] = request["SecretString"]
+        for unsupported in ("KmsKeyId", "ReplicaRegions"):
+            if unsupported in props:
+                self.stack.notes.append(f"{resource.logical_id}: {unsupported} is not applied locally")
+        arn = self._client("secretsmanager").create_secret(**request)["ARN"]
+        self.template.update_identity(resource.logical_id, ref=arn, Id=arn)
 
     def _create_log_group(self, resource: DeclaredResource) -> None:
         props = self.template.resolved_properties(resource.logical_id)
@@ -257,6 +295,9 @@ class Provisioner:
         if event.get("Type") == "Schedule":
             self._function_schedule(function_id, event_name, props)
             return
+        if event.get("Type") == "DynamoDB":
+            self._function_stream(function_id, event_name, props)
+            return
         if event.get("Type") != "Api":
             self.stack.unsupported.append(f"{function_id}.Events.{event_name} (event type {event.get('Type')})")
             return
@@ -294,6 +335,32 @@ class Provisioner:
             if delivery_only in props:
                 # EventBridge applies them only when it cannot reach the target, which never happens locally.
                 self.stack.notes.append(f"{rule_id}: {delivery_only} applies on AWS only (local delivery never fails)")
+
+    def _function_stream(self, function_id: str, event_name: str, props: dict[str, Any]) -> None:
+        """SAM's ``DynamoDB`` event: an event source mapping on a table stream of the template."""
+        stream_arn = props.get("Stream")
+        label = f"{function_id}.Events.{event_name}"
+        table = next(
+            (
+                table
+                for table in self.template.of_type(types.TABLE)
+                if self.template.identity(table.logical_id).attributes.get("StreamArn") == stream_arn
+            ),
+            None,
+        )
+        if table is None:
+            raise TemplateError(
+                f"{label}: Stream {stream_arn!r} is not the stream of a table of the template "
+                "(use !GetAtt <Table>.StreamArn)"
+            )
+        if not self.template.resolve(table.properties.get("StreamSpecification")):
+            raise TemplateError(
+                f"{label}: table {table.logical_id} has no stream; give it a StreamSpecification "
+                "(for example {StreamViewType: NEW_AND_OLD_IMAGES})"
+            )
+        spec = StreamMappingSpec.from_properties(function_id, event_name, props, table_logical_id=table.logical_id)
+        self.stack.stream_mappings.append(spec)
+        self.stack.notes.extend(spec.notes)
 
     def _function_schedule(self, function_id: str, event_name: str, props: dict[str, Any]) -> None:
         """SAM's ``Schedule`` event: a scheduled rule whose target is the function."""
@@ -414,6 +481,51 @@ def _api_logical_id(template: Template, rest_api_id: Any) -> str:
         if template.identity(api.logical_id).ref == rest_api_id:
             return api.logical_id
     raise TemplateError(f"Api event RestApiId {rest_api_id!r} is not an AWS::Serverless::Api of the template")
+
+
+def generate_secret_string(logical_id: str, spec: dict[str, Any]) -> str:
+    """A value as Secrets Manager generates it for ``GenerateSecretString``: ``PasswordLength``
+    (default 32) characters from the classes not excluded (``ExcludeLowercase``,
+    ``ExcludeUppercase``, ``ExcludeNumbers``, ``ExcludePunctuation``, ``ExcludeCharacters``; a space
+    with ``IncludeSpace``), one of each at least (``RequireEachIncludedType``, default true). With
+    ``SecretStringTemplate`` and ``GenerateStringKey`` it goes into that JSON under that key."""
+    excluded = set(str(spec.get("ExcludeCharacters") or ""))
+    classes = [
+        characters
+        for flag, characters in (
+            ("ExcludeLowercase", string.ascii_lowercase),
+            ("ExcludeUppercase", string.ascii_uppercase),
+            ("ExcludeNumbers", string.digits),
+            ("ExcludePunctuation", string.punctuation),  # the ASCII punctuation GetRandomPassword uses
+        )
+        if not _truthy(spec.get(flag, False))
+    ]
+    if _truthy(spec.get("IncludeSpace", False)):
+        classes.append(" ")
+    classes = [kept for kept in ("".join(c for c in chars if c not in excluded) for chars in classes) if kept]
+    length = int(spec.get("PasswordLength", 32))
+    require_each = _truthy(spec.get("RequireEachIncludedType", True))
+    if not classes or length < 1 or (require_each and length < len(classes)):
+        raise TemplateError(f"{logical_id}: GenerateSecretString cannot make a {length}-character value from {spec}")
+    alphabet = "".join(classes)
+    characters = [secrets.choice(chars) for chars in classes] if require_each else []
+    characters += [secrets.choice(alphabet) for _ in range(length - len(characters))]
+    secrets.SystemRandom().shuffle(characters)
+    value = "".join(characters)
+    template, key = spec.get("SecretStringTemplate"), spec.get("GenerateStringKey")
+    if (template is None) != (key is None):
+        raise TemplateError(f"{logical_id}: SecretStringTemplate and GenerateStringKey go together")
+    if template is None:
+        return value
+    try:
+        document = json.loads(template)
+    except ValueError as error:
+        raise TemplateError(f"{logical_id}: SecretStringTemplate is not JSON: {error}") from None
+    return json.dumps({**document, key: value})
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def _attribute_text(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 ``LocalRuntime`` starts moto as a real HTTP endpoint with its Step Functions interpreter,
 creates the template's resources in it, loads every function in-process, starts a poller per
-Pipe and serves the ``Api`` events. Use it as a context manager::
+Pipe and per DynamoDB stream event, and serves the ``Api`` events. Use it as a context manager::
 
     with LocalRuntime("template.yaml", api_port=0, aws_port=0) as runtime:
         runtime.client("sqs").list_queues()
@@ -40,6 +40,7 @@ from autovid_local.intrinsics import PseudoParameters
 from autovid_local.moto_patches import MotoPatches, ensure_port_free, start_moto_server, stop_moto_server
 from autovid_local.pipes import SqsToStateMachinePipe
 from autovid_local.provision import ProvisionedStack, Provisioner
+from autovid_local.streams import DynamoDBStreamPoller
 from autovid_local.template import API, Template
 
 logger = logging.getLogger("autovid.local")
@@ -93,6 +94,8 @@ class LocalRuntime:
         self.stack = ProvisionedStack()
         self.functions = FunctionRegistry([])
         self.pipes: dict[str, SqsToStateMachinePipe] = {}
+        #: One poller per function ``DynamoDB`` event, by ``<FunctionLogicalId><EventName>``.
+        self.streams: dict[str, DynamoDBStreamPoller] = {}
         self.schedules: ScheduledRules | None = None
         self.api: RestApiServer | None = None
         self._moto: Any = None
@@ -147,6 +150,7 @@ class LocalRuntime:
         self._route_step_functions_events()
         self._run_scheduled_rules()
         self._start_pipes()
+        self._start_streams()  # before the API: LATEST means records written after start-up
         self._start_api()
         self._report()
 
@@ -154,10 +158,10 @@ class LocalRuntime:
         global _active
         if self.schedules is not None:
             self.schedules.stop()  # first: no new scheduled invocation while the rest winds down
-        for pipe in self.pipes.values():
-            pipe.request_stop()
-        for pipe in self.pipes.values():
-            pipe.stop()
+        for poller in [*self.pipes.values(), *self.streams.values()]:
+            poller.request_stop()
+        for poller in [*self.pipes.values(), *self.streams.values()]:
+            poller.stop()
         if self.api is not None:
             self.api.stop()
             self.api = None
@@ -288,6 +292,19 @@ class LocalRuntime:
             )
             self.pipes[spec.logical_id] = pipe
             pipe.start()
+
+    def _start_streams(self) -> None:
+        for spec in self.stack.stream_mappings:
+            poller = DynamoDBStreamPoller(
+                spec,
+                function=self.functions.by_logical_id(spec.function_logical_id),
+                client_factory=self.client,
+                region=self.pseudo.region,
+                poll_seconds=self._pipe_poll_seconds,
+                wait_scale=self._wait_scale,
+            )
+            self.streams[spec.logical_id] = poller
+            poller.start()
 
     def _start_api(self) -> None:
         assert self.template is not None

@@ -35,13 +35,17 @@ PIPE = "AWS::Pipes::Pipe"
 API = "AWS::Serverless::Api"
 LOG_GROUP = "AWS::Logs::LogGroup"
 EVENT_RULE = "AWS::Events::Rule"
+SECRET = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type, not a password
 
 STATE_MACHINE_TYPES = frozenset({SERVERLESS_STATE_MACHINE, STATE_MACHINE})
 
 #: Types the runtime creates or serves.
 SUPPORTED_TYPES = frozenset(
-    {FUNCTION, LAYER, TABLE, QUEUE, BUCKET, SERVERLESS_STATE_MACHINE, STATE_MACHINE, PIPE, API, LOG_GROUP, EVENT_RULE}
-)
+    {
+        FUNCTION, LAYER, TABLE, QUEUE, BUCKET, SERVERLESS_STATE_MACHINE, STATE_MACHINE, PIPE, API, LOG_GROUP,
+        EVENT_RULE, SECRET,
+    }
+)  # fmt: skip
 
 #: Types that only matter on AWS (permissions); they are listed at start-up, not emulated.
 IGNORED_TYPES = frozenset(
@@ -185,6 +189,14 @@ class Template:
         self._identities[logical_id] = identity
         return identity
 
+    def update_identity(self, logical_id: str, *, ref: Any = None, **attributes: Any) -> Identity:
+        """Replace what ``Ref`` / ``Fn::GetAtt`` answer with what the endpoint assigned on creation
+        (a secret's ARN suffix, a table's stream label); only resources created later see it."""
+        current = self.identity(logical_id)
+        identity = Identity(ref=current.ref if ref is None else ref, attributes={**current.attributes, **attributes})
+        self._identities[logical_id] = identity
+        return identity
+
     def dependencies(self, logical_id: str) -> set[str]:
         """Logical ids ``logical_id`` refers to (Ref, GetAtt, Sub, DependsOn)."""
         resource = self.resources[logical_id]
@@ -265,6 +277,8 @@ def _name_layer(template: Template, resource: DeclaredResource) -> Identity:
 def _name_table(template: Template, resource: DeclaredResource) -> Identity:
     name = template.default_name(resource, "TableName", 255)
     arn = template.arn("dynamodb", f"table/{name}")
+    # A placeholder until the table exists: the provisioner sets moto's LatestStreamArn (its label
+    # is the creation time). A table without StreamSpecification keeps it.
     return Identity(ref=name, attributes={"Arn": arn, "StreamArn": f"{arn}/stream/local"})
 
 
@@ -338,6 +352,14 @@ def _name_rule(template: Template, resource: DeclaredResource) -> Identity:
     return Identity(ref=name, attributes={"Arn": template.arn("events", f"rule/{name}")})
 
 
+def _name_secret(template: Template, resource: DeclaredResource) -> Identity:
+    # Ref (and GetAtt Id) is the ARN; Secrets Manager adds a random suffix, so the provisioner
+    # replaces this provisional ARN with the created secret's.
+    name = template.default_name(resource, "Name", 512)
+    arn = template.arn("secretsmanager", f"secret:{name}")
+    return Identity(ref=arn, attributes={"Id": arn})
+
+
 def _name_unsupported(template: Template, resource: DeclaredResource) -> Identity:
     # Reported at start-up; references to it resolve to recognisable placeholders.
     return Identity(ref=resource.logical_id, attributes=_PlaceholderAttributes(resource.logical_id))
@@ -369,6 +391,7 @@ _NAMERS: dict[str, Callable[[Template, DeclaredResource], Identity]] = {
     "AWS::IAM::ManagedPolicy": _name_managed_policy,
     LOG_GROUP: _name_log_group,
     EVENT_RULE: _name_rule,
+    SECRET: _name_secret,
 }
 
 
