@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shlex
 import signal
 import sys
@@ -160,7 +161,16 @@ def startup_summary(runtime: Any) -> dict[str, Any]:
         "environment": runtime.client_environment(),
         "stateMachines": runtime.stack.state_machine_arns,
         "apiKeyRequired": bool(runtime.api_key),
+        # Generated secrets (GenerateSecretString) change every start; webhook receivers need them.
+        "secrets": dict(runtime.stack.secrets),
     }
+
+
+def secret_label(logical_id: str) -> str:
+    """``WebhookSigningSecret`` -> ``Webhook signing secret``."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", logical_id).lower()
+    label = words[:1].upper() + words[1:]
+    return label if label.endswith("secret") else f"{label} secret"
 
 
 def startup_banner(runtime: Any) -> str:
@@ -181,6 +191,9 @@ def startup_banner(runtime: Any) -> str:
     if not runtime.function_logs.echo:
         lines.append("                 (--function-logs prints them here too)")
     lines += ["", "Resources:"] + [f"  {label}" for label in runtime.stack.created]
+    if runtime.stack.secrets:
+        lines += ["", "Generated secrets (new values at every start):"]
+        lines += [f"  {secret_label(name)} ({name}): {value}" for name, value in runtime.stack.secrets.items()]
     if runtime.api_url:
         lines += ["", "Try:"]
         for route in list(runtime.api.routes)[:4]:
@@ -227,6 +240,7 @@ def _job_commands(subparsers: Subparsers) -> None:
     from autovid_local.demo import add_demo_command
     from autovid_local.jobs_cli import add_status_command, add_submit_command
     from autovid_local.runs_cli import add_graph_command, add_history_command, add_redrive_command, add_runs_command
+    from autovid_local.webhook_cli import add_verify_webhook_command
 
     add_submit_command(subparsers)
     add_status_command(subparsers)
@@ -235,6 +249,7 @@ def _job_commands(subparsers: Subparsers) -> None:
     add_history_command(subparsers)
     add_graph_command(subparsers)
     add_redrive_command(subparsers)
+    add_verify_webhook_command(subparsers)
 
 
 #: Every subcommand's registration function; add yours here.

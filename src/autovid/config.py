@@ -68,3 +68,19 @@ class RenderSettings(BaseSettings):
     @classmethod
     def from_env(cls) -> RenderSettings:
         return cls()
+
+
+class WebhookSettings(BaseSettings):
+    """Webhook delivery: the signing secret and how patiently a notification is delivered."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    secret_arn: str = Field(default="", alias="WEBHOOK_SECRET_ARN")
+    timeout_seconds: float = Field(default=10.0, alias="WEBHOOK_TIMEOUT_SECONDS")
+    max_attempts: int = Field(default=5, alias="WEBHOOK_MAX_ATTEMPTS")
+    # Local mode and tests only: let webhooks reach 127.0.0.0/8 and ::1, like asset fetches.
+    allow_loopback: bool = Field(default=False, alias="ALLOW_LOOPBACK_FETCH")
+
+    @classmethod
+    def from_env(cls) -> WebhookSettings:
+        return cls()

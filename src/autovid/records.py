@@ -98,6 +98,7 @@ class JobResponse(_Shape):
     progress: Progress | None = None
     executionArn: str | None = None
     consoleUrl: str | None = None
+    notifications: dict[str, Any] | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any], *, with_history: bool) -> JobResponse:
@@ -108,11 +109,11 @@ class JobResponse(_Shape):
         return response
 
     def body(self) -> dict[str, Any]:
-        """The seed's shape; status answers add statusHistory, progress, executionArn and, on AWS,
-        consoleUrl."""
+        """The seed's shape; status answers add statusHistory, progress, executionArn,
+        notifications (the webhook's delivery attempts) and, on AWS, consoleUrl."""
         data = self.model_dump(mode="json")
         if self.statusHistory is None:
-            for key in ("statusHistory", "progress", "executionArn", "consoleUrl"):
+            for key in ("statusHistory", "progress", "executionArn", "consoleUrl", "notifications"):
                 data.pop(key)
         elif self.consoleUrl is None:
             data.pop("consoleUrl")
@@ -135,5 +136,6 @@ def new_job_record(spec: JobSpec, *, ttl_seconds: int, now: datetime | None = No
         "output": JobOutput().model_dump(),
         "error": None,
         "statusHistory": [{"status": JobStatus.SUBMITTED.value, "at": stamp, "reason": "submitted"}],
+        "notifications": {"attempts": []},
         "ttl": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
     }

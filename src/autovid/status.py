@@ -225,6 +225,33 @@ class JobStatusManager:
             return False
         return True
 
+    def record_notification_attempt(self, job_id: str, attempt: dict[str, Any]) -> None:
+        """Append one webhook delivery attempt to ``notifications.attempts``; not a status change
+        (the job's status, whatever it is, stays)."""
+        names = {"#notifications": "notifications", "#attempts": "attempts"}
+        try:
+            self.table.update(
+                job_id,
+                update_expression="SET #notifications.#attempts = list_append(#notifications.#attempts, :attempt)",
+                condition_expression="attribute_exists(#notifications.#attempts)",
+                names=names,
+                values={":attempt": [attempt]},
+            )
+            return
+        except ConditionFailed as refused:
+            if refused.current is None:
+                raise JobNotFoundError(f"job {job_id} not found") from None
+        try:  # a record from before attempts were kept
+            self.table.update(
+                job_id,
+                update_expression="SET #notifications = :notifications",
+                condition_expression="attribute_exists(jobId) AND attribute_not_exists(#notifications)",
+                names={"#notifications": "notifications"},
+                values={":notifications": {"attempts": [attempt]}},
+            )
+        except ConditionFailed:  # created meanwhile by a concurrent attempt: append after all
+            self.record_notification_attempt(job_id, attempt)
+
     def mark_retrying(
         self,
         job_id: str,

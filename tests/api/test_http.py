@@ -158,7 +158,7 @@ def test_status_answers_200_with_history(submit: Any, status: Any, path: str) ->
     response = status(get(job_id, path))
     assert response["statusCode"] == 200
     body = body_of(response)
-    assert set(body) == SEED_KEYS | {"statusHistory", "progress", "executionArn"}
+    assert set(body) == SEED_KEYS | {"statusHistory", "progress", "executionArn", "notifications"}
     assert body["jobId"] == job_id
     assert [h["status"] for h in body["statusHistory"]] == ["submitted"]
 

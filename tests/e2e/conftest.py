@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from autovid_local.client import ApiClient, wait_for_job
@@ -49,15 +51,16 @@ class Stack:
         return wait_for_job(self.api, job["jobId"], poll_seconds=0.1, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    media_dir = tmp_path_factory.mktemp("e2e-media")
+@contextmanager
+def started_stack(media_dir: Path, **runtime_options: Any) -> Iterator[Stack]:
+    """The project's stack on the local runtime, with generated media uploaded to its bucket."""
     files = {
         "clip": make_video(media_dir / "clip.mp4", VIDEO_SECONDS, size="320x240", fps=25),
         "music": make_tone(media_dir / "music.mp3", 330.0, 6.0, amplitude=0.4),
         "beep": make_tone(media_dir / "beep.wav", 1500.0, 0.5, amplitude=0.6),
     }
-    with running_runtime(REPO_ROOT / "template.yaml", parameter_overrides={"TtsProvider": "espeak-ng"}) as runtime:
+    options = {"parameter_overrides": {"TtsProvider": "espeak-ng"}, **runtime_options}
+    with running_runtime(REPO_ROOT / "template.yaml", **options) as runtime:
         bucket = runtime.outputs()["MediaBucketName"]
         s3 = runtime.client("s3")
         media = {}
@@ -66,3 +69,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             s3.upload_file(str(path), bucket, key)
             media[name] = f"s3://{bucket}/{key}"
         yield Stack(runtime, ApiClient(runtime.api_url or ""), bucket, media, files)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with started_stack(tmp_path_factory.mktemp("e2e-media")) as started:
+        yield started

@@ -10,7 +10,7 @@ import pytest
 from cfnlint.decode import decode_str
 from support import REPO_ROOT
 
-from autovid.config import Limits, RenderSettings, Settings
+from autovid.config import Limits, RenderSettings, Settings, WebhookSettings
 from autovid.records import JobStatus
 from autovid.status import transition_update
 from autovid.workflow.finalize_job import FinalizeStepInput
@@ -153,7 +153,8 @@ def test_the_pipe_feeds_the_state_machine_from_the_job_queue(template: dict) -> 
 
 def _settings_names() -> set[str]:
     """Every environment variable the code reads (all configuration goes through autovid.config)."""
-    return {field.alias for model in (Settings, Limits, RenderSettings) for field in model.model_fields.values()}
+    models = (Settings, Limits, RenderSettings, WebhookSettings)
+    return {field.alias for model in models for field in model.model_fields.values()}
 
 
 def test_every_variable_a_handler_reads_is_set_or_has_a_default(template: dict) -> None:
@@ -244,3 +245,24 @@ def test_the_status_sync_rule_takes_unsuccessful_ends_and_redrive_starts_only(te
         ("RUNNING", 2),
     }
     assert not matches(pattern, event("FAILED", 0, state_machine=machine + "-other"))
+
+
+def test_notify_webhook_gets_its_secret_and_the_ended_jobs_stream(template: dict) -> None:
+    function = template["Resources"]["NotifyWebhookFunction"]["Properties"]
+    assert function["Environment"]["Variables"]["WEBHOOK_SECRET_ARN"] == {"Ref": "WebhookSigningSecret"}
+    assert WebhookSettings.model_fields["secret_arn"].alias == "WEBHOOK_SECRET_ARN"
+    stream = function["Events"]["JobEnded"]["Properties"]
+    assert stream["Stream"] == {"Fn::GetAtt": ["JobsTable", "StreamArn"]}
+    table = template["Resources"]["JobsTable"]["Properties"]
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES", "notify compares old and new"
+    from autovid_local.events import matches
+
+    (only,) = stream["FilterCriteria"]["Filters"]
+    pattern = json.loads(only["Pattern"])
+
+    def record(new: str, event: str = "MODIFY") -> dict:
+        return {"eventName": event, "dynamodb": {"NewImage": {"status": {"S": new}}}}
+
+    assert matches(pattern, record("completed")) and matches(pattern, record("failed"))
+    assert not matches(pattern, record("processing")) and not matches(pattern, record("completed", "REMOVE"))
+    assert function["Timeout"] >= 5 * 10 + 20, "five 10 s attempts and the backoff between them"

@@ -1,0 +1,113 @@
+"""Job notifications: the spec's webhook, called when the job reaches ``completed`` or ``failed``.
+
+The jobs table's stream feeds NotifyWebhook, so every way a job can end is covered: the steps,
+the status-sync and reconcile functions, a submit whose queue was down. A stream record is a
+notification only when it changes the status to a terminal one (a later write to an ended job,
+such as a recorded delivery attempt, is not). The payload is built from the record as that change
+left it (with a freshly signed download link), so a job redriven meanwhile still reports the end
+that happened. Each delivery has an id (``<jobId>:<status>:<updatedAt>``, the
+``X-AutoVid-Delivery`` header): a stream record seen twice is delivered once, while a job that
+fails, is redriven and fails again is notified twice. Every attempt is appended to the job's
+``notifications.attempts``; a webhook that fails never changes the job's status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from autovid.aws.jobs import JobsTable, from_item
+from autovid.aws.storage import presigned_get_url
+from autovid.config import Settings
+from autovid.records import JobResponse, JobStatus, iso, utc_now
+from autovid.spec import split_s3_uri
+from autovid.status import JobStatusManager
+from autovid.webhooks import Attempt, WebhookRequest, WebhookSender
+
+log = logging.getLogger(__name__)
+
+TERMINAL = frozenset({JobStatus.COMPLETED.value, JobStatus.FAILED.value})
+PAYLOAD_FIELDS = (
+    "jobId",
+    "status",
+    "submittedAt",
+    "updatedAt",
+    "completedAt",
+    "processingTime",
+    "output",
+    "jobInfo",
+    "error",
+    "metadata",
+)
+
+
+def ended_by(new_image: dict[str, Any], old_image: dict[str, Any] | None) -> str | None:
+    """The terminal status a stream record's change brought the job to, or None."""
+    new = new_image.get("status")
+    old = (old_image or {}).get("status")
+    return new if new in TERMINAL and new != old else None
+
+
+def webhook_of(record: dict[str, Any]) -> dict[str, Any] | None:
+    return ((record.get("spec") or {}).get("notifications") or {}).get("webhook")
+
+
+def payload(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The notification body: the job as the reference's schema documents it. ``metadata`` is the
+    webhook's own ``metadata`` from the spec, echoed back."""
+    body = JobResponse.from_record(record, with_history=False).body()
+    output = body["output"]
+    if body["status"] == JobStatus.COMPLETED.value and output.get("s3Uri"):
+        bucket, key = split_s3_uri(output["s3Uri"])
+        expires_in = settings.presigned_url_expiration
+        output["url"] = presigned_get_url(bucket, key, expires_in)
+        output["urlExpiresAt"] = iso(utc_now() + timedelta(seconds=expires_in))
+    body["metadata"] = (webhook_of(record) or {}).get("metadata") or {}
+    return {field: body.get(field) for field in PAYLOAD_FIELDS}
+
+
+def notify(
+    new_item: dict[str, Any],
+    old_item: dict[str, Any] | None,
+    *,
+    settings: Settings,
+    sender: Callable[[], WebhookSender],
+) -> list[Attempt]:
+    """Deliver the notification a stream record calls for (raw DynamoDB images); the attempts."""
+    record = from_item(new_item)
+    status = ended_by(record, from_item(old_item) if old_item else None)
+    webhook = webhook_of(record)
+    if status is None or webhook is None:
+        return []
+    job_id = record["jobId"]
+    delivery_id = f"{job_id}:{status}:{record.get('updatedAt')}"
+    jobs = JobStatusManager(JobsTable(settings.jobs_table))
+    current = jobs.get(job_id)
+    earlier = (current.get("notifications") or {}).get("attempts") or []
+    if any(a.get("deliveryId") == delivery_id and _delivered(a) for a in earlier):
+        log.info("already delivered", extra={"jobId": job_id, "deliveryId": delivery_id})
+        return []
+    request = WebhookRequest(
+        url=webhook["url"],
+        method=webhook.get("method") or "POST",
+        headers=webhook.get("headers") or {},
+        body=json.dumps(payload(record, settings), separators=(",", ":")).encode(),
+        event=f"job.{status}",
+        delivery_id=delivery_id,
+    )
+
+    def record_attempt(attempt: Attempt) -> None:
+        jobs.record_notification_attempt(job_id, {**attempt.as_record(), "deliveryId": delivery_id})
+
+    attempts = sender().deliver(request, on_attempt=record_attempt)
+    outcome = "delivered" if attempts and attempts[-1].delivered else "not delivered"
+    log.info(f"webhook {outcome}", extra={"jobId": job_id, "attempts": len(attempts), "event": request.event})
+    return attempts
+
+
+def _delivered(attempt: dict[str, Any]) -> bool:
+    code = attempt.get("statusCode")
+    return isinstance(code, int) and 200 <= code < 300

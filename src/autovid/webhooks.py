@@ -1,0 +1,228 @@
+"""Webhook signing and delivery.
+
+Every notification is signed with the stack's secret (Secrets Manager, ``WebhookSigningSecret``):
+
+    X-AutoVid-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">
+
+:func:`verify_signature` is what a receiver runs; it uses only the standard library, so it can be
+copied as it is (``autovid verify-webhook`` runs it from the command line).
+
+:class:`WebhookSender` delivers one notification: POST or PUT with the user's headers, a 10 s
+timeout per attempt, retries with exponential backoff and full jitter on 5xx, timeouts and
+connection errors, never on 4xx or on a refused address. Redirects are not followed (a 3xx ends
+the delivery). The URL's host is resolved and every address checked by the SSRF guard before
+each attempt, and the connection goes to the checked address, never to the name again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError, SSLError
+
+from autovid.errors import ForbiddenSourceError, PermanentError, TransientError
+from autovid.records import iso, utc_now
+from autovid.render.netguard import Resolver, resolve_public
+
+SIGNATURE_HEADER = "X-AutoVid-Signature"
+DELIVERY_HEADER = "X-AutoVid-Delivery"
+EVENT_HEADER = "X-AutoVid-Event"
+USER_AGENT = "auto-vid-webhooks/1"
+DEFAULT_TOLERANCE_SECONDS = 300
+#: Headers the service sets; a spec's own headers cannot replace them.
+RESERVED_HEADERS = frozenset(
+    h.lower() for h in (SIGNATURE_HEADER, DELIVERY_HEADER, EVENT_HEADER, "Content-Type", "Host", "Content-Length")
+)
+
+
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The ``X-AutoVid-Signature`` value for ``body`` sent at ``timestamp`` (unix seconds)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_signature(
+    secret: str,
+    header: str,
+    body: bytes,
+    *,
+    tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> bool:
+    """True when ``header`` signs ``body`` (the raw bytes received) with ``secret`` and its
+    timestamp is within ``tolerance_seconds`` of now (a replayed old request fails)."""
+    fields: dict[str, list[str]] = {}
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        fields.setdefault(name, []).append(value)
+    try:
+        timestamp = int(fields["t"][0])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance_seconds:
+        return False
+    expected = signature(secret, body, timestamp).split("v1=", 1)[1]
+    return any(hmac.compare_digest(expected, candidate) for candidate in fields.get("v1", []))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt, as recorded on the job (``notifications.attempts``)."""
+
+    at: str
+    status_code: int | None
+    error: str | None
+    event: str
+    duration_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    def as_record(self) -> dict[str, object]:
+        return {
+            "at": self.at,
+            "event": self.event,
+            "statusCode": self.status_code,
+            "error": self.error,
+            "durationMs": self.duration_ms,
+        }
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    url: str
+    method: str
+    headers: Mapping[str, str]
+    body: bytes
+    event: str  # "job.completed" or "job.failed"
+    delivery_id: str
+
+
+class _Retry(Exception):
+    """This attempt failed in a way worth another try (5xx, timeout, connection error)."""
+
+
+class WebhookSender:
+    """Delivers :class:`WebhookRequest` values; ``on_attempt`` sees each attempt as it ends."""
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        timeout_seconds: float = 10.0,
+        max_attempts: int = 5,
+        base_delay_seconds: float = 1.0,
+        max_delay_seconds: float = 20.0,
+        allow_loopback: bool = False,
+        resolver: Resolver | None = None,
+        ca_certs: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.secret = secret
+        self.timeout_seconds = timeout_seconds
+        self.max_attempts = max_attempts
+        self.base_delay_seconds = base_delay_seconds
+        self.max_delay_seconds = max_delay_seconds
+        self.allow_loopback = allow_loopback
+        self.resolver = resolver
+        self.ca_certs = ca_certs
+        self._sleep = sleep
+        self._clock = clock
+
+    def deliver(self, request: WebhookRequest, on_attempt: Callable[[Attempt], None]) -> list[Attempt]:
+        attempts: list[Attempt] = []
+        for number in range(1, self.max_attempts + 1):
+            attempt, retry = self._attempt(request)
+            attempts.append(attempt)
+            on_attempt(attempt)
+            if not retry or number == self.max_attempts:
+                break
+            backoff = min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (number - 1))
+            self._sleep(random.uniform(0, backoff))  # noqa: S311 - jitter, not security
+        return attempts
+
+    def _attempt(self, request: WebhookRequest) -> tuple[Attempt, bool]:
+        started = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        retry = False
+        try:
+            status = self._send(request)
+            if 300 <= status < 400:
+                error = f"HTTP {status}: redirects are not followed"
+            elif 400 <= status < 500:
+                error = f"HTTP {status}: not retried"
+            elif status >= 500:
+                error, retry = f"HTTP {status}", True
+        except _Retry as exc:
+            error, retry = str(exc), True
+        except TransientError as exc:  # a DNS lookup that failed for now
+            error, retry = str(exc), True
+        except PermanentError as exc:
+            error = str(exc)  # a refused address, a name that does not resolve, bad TLS: retrying cannot help
+        attempt = Attempt(
+            at=iso(utc_now()),
+            status_code=status,
+            error=error,
+            event=request.event,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        return attempt, retry
+
+    def _send(self, request: WebhookRequest) -> int:
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
+        https = parts.scheme.lower() == "https"
+        port = parts.port or (443 if https else 80)
+        address = resolve_public(host, port, allow_loopback=self.allow_loopback, resolver=self.resolver)[0]
+        timeout = urllib3.Timeout(connect=self.timeout_seconds, read=self.timeout_seconds)
+        pool: urllib3.HTTPConnectionPool
+        if https:
+            pool = urllib3.HTTPSConnectionPool(
+                address, port, timeout=timeout, retries=False, server_hostname=host, assert_hostname=host,
+                ca_certs=self.ca_certs,
+            )  # fmt: skip
+        else:
+            pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+        default_port = 443 if https else 80
+        shown_host = f"[{host}]" if ":" in host else host
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in RESERVED_HEADERS}
+        headers.update(
+            {
+                "Host": shown_host if port == default_port else f"{shown_host}:{port}",
+                "Content-Type": "application/json",
+                "User-Agent": headers.get("User-Agent", USER_AGENT),
+                SIGNATURE_HEADER: signature(self.secret, request.body, int(self._clock())),
+                DELIVERY_HEADER: request.delivery_id,
+                EVENT_HEADER: request.event,
+            }
+        )
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            response = pool.urlopen(
+                request.method, path, body=request.body, headers=headers, redirect=False, retries=False,
+                assert_same_host=False, preload_content=False,
+            )  # fmt: skip
+        except NewConnectionError as exc:  # before ConnectTimeoutError: a subclass in urllib3 2
+            raise _Retry(f"cannot connect to {host}: {exc.__class__.__name__}") from exc
+        except (ConnectTimeoutError, ReadTimeoutError) as exc:
+            raise _Retry(f"{host} did not answer within {self.timeout_seconds:.0f}s") from exc
+        except SSLError as exc:
+            raise ForbiddenSourceError(f"TLS verification failed for {host}: {exc}") from exc
+        except ProtocolError as exc:
+            raise _Retry(f"the connection to {host} was reset") from exc
+        try:
+            return response.status
+        finally:
+            response.drain_conn()
+            response.release_conn()
+            pool.close()
