@@ -7,11 +7,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autovid.api import RequestError, create_resolver, json_response, refuse_other_methods
+from autovid.api import RequestError, create_resolver, documented_responses, json_response, refuse_other_methods
 from autovid.config import Settings
 from autovid.errors import FieldError
 from autovid.job_status import job_status
-from autovid.records import is_job_id
+from autovid.records import JobResponse, is_job_id
 
 logger = Logger()
 tracer = Tracer()
@@ -19,10 +19,13 @@ metrics = Metrics()
 app = create_resolver(logger)
 
 
-@app.get("/jobs/<jobId>")
-@app.get("/status/<jobId>")
+STATUS_RESPONSES = documented_responses(200, JobResponse, "the job, its status history and progress", 400, 404, 503)
+
+
+@app.get("/jobs/<jobId>", summary="Read a job", responses=STATUS_RESPONSES, operation_id="getJob")
+@app.get("/status/<jobId>", summary="Read a job (the earlier version's path)", responses=STATUS_RESPONSES)
 @tracer.capture_method
-def get_job(jobId: str) -> Response:  # noqa: N803 - the path parameter's name
+def get_job(jobId: str) -> Response[JobResponse]:  # noqa: N803 - the path parameter's name
     if not is_job_id(jobId):
         raise RequestError(HTTPStatus.BAD_REQUEST, "invalid job id", [FieldError("jobId", "must be a UUID")])
     logger.append_keys(jobId=jobId)

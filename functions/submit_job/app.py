@@ -11,12 +11,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from autovid.api import (
     caller_api_key_id,
     create_resolver,
+    documented_responses,
     idempotency_key,
     json_body,
     json_response,
     refuse_other_methods,
 )
 from autovid.config import Limits, Settings
+from autovid.records import JobResponse
 from autovid.submit import submit_job, submit_job_once
 
 logger = Logger()
@@ -25,10 +27,15 @@ metrics = Metrics()
 app = create_resolver(logger)
 
 
-@app.post("/jobs")
-@app.post("/submit")
+SUBMIT_RESPONSES = documented_responses(
+    202, JobResponse, "accepted: the job is recorded as submitted and queued", 400, 405, 409, 413, 415, 422, 503
+)
+
+
+@app.post("/jobs", summary="Submit a job", responses=SUBMIT_RESPONSES, operation_id="submitJob")
+@app.post("/submit", summary="Submit a job (the earlier version's path)", responses=SUBMIT_RESPONSES)
 @tracer.capture_method
-def create_job() -> Response:
+def create_job() -> Response[JobResponse]:
     limits, settings = Limits.from_env(), Settings.from_env()
     key = idempotency_key(app.current_event)
     spec = json_body(app.current_event, limits)
@@ -37,7 +44,9 @@ def create_job() -> Response:
         body = submit_job(spec, settings=settings, limits=limits).body()
     else:
         caller = caller_api_key_id(app.current_event)
-        body, replayed = submit_job_once(key, caller, spec, settings=settings, limits=limits)
+        body, replayed = submit_job_once(
+            key, caller, spec, settings=settings, limits=limits, lambda_context=app.lambda_context
+        )
         headers["Idempotent-Replayed"] = "true" if replayed else "false"
     logger.append_keys(jobId=body["jobId"])
     logger.info("job submitted", extra={"replayed": headers.get("Idempotent-Replayed") == "true"})

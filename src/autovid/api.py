@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import BaseModel
 
 from autovid.config import Limits, Settings
 from autovid.errors import (
@@ -30,6 +31,54 @@ from autovid.records import iso, utc_now
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 QUEUE_RETRY_AFTER_SECONDS = 30
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the functions answer: what went wrong, and each field's reason."""
+
+    error: str
+    details: list[ErrorDetail]
+    timestamp: str
+
+
+class GatewayMessage(BaseModel):
+    """What API Gateway itself answers (403: no such route, or a missing or wrong API key; 429)."""
+
+    message: str
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "invalid job id, spec, JSON or Idempotency-Key; `details` names each field and why",
+    404: "no such job",
+    405: "method not allowed on this path (see the Allow header)",
+    409: "a request with the same Idempotency-Key is still being processed; retry",
+    413: "request body over the limit",
+    415: "the body is not JSON",
+    422: "the Idempotency-Key was used with another body",
+    503: "a dependency is briefly unavailable; retry after Retry-After seconds",
+}
+
+
+def documented_responses(success: int, model: type[BaseModel], description: str, *errors: int) -> dict[int, Any]:
+    """The ``responses`` of a route for the OpenAPI document (``scripts/openapi.py``)."""
+    responses: dict[int, Any] = {
+        success: {"description": description, "content": {"application/json": {"model": model}}},
+        403: {
+            "description": "API Gateway: missing or wrong x-api-key, or no such route",
+            "content": {"application/json": {"model": GatewayMessage}},
+        },
+    }
+    for code in errors:
+        responses[code] = {
+            "description": _ERROR_DESCRIPTIONS[code],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return responses
 
 
 class RequestError(Exception):
@@ -134,14 +183,14 @@ def refuse_other_methods(app: APIGatewayRestResolver, path: str, allowed: Iterab
     cors_enabled = bool(Settings.from_env().cors_allow_origin)
     others = [m for m in ALL_METHODS if m not in allowed and not (m == "OPTIONS" and cors_enabled)]
 
-    def _method_not_allowed(**_path_params: str) -> Response:
+    def _method_not_allowed(**_path_params: str) -> Response[ErrorBody]:
         return error_response(
             HTTPStatus.METHOD_NOT_ALLOWED,
             f"method {app.current_event.http_method} is not allowed on {path}; use {', '.join(allowed)}",
             headers={"Allow": ", ".join(allowed)},
         )
 
-    app.route(path, method=others)(_method_not_allowed)
+    app.route(path, method=others, include_in_schema=False)(_method_not_allowed)
 
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255

@@ -61,7 +61,13 @@ def submit_job(raw_spec: Any, *, settings: Settings, limits: Limits | None = Non
 
 
 def submit_job_once(
-    idempotency_key: str, caller: str | None, raw_spec: Any, *, settings: Settings, limits: Limits | None = None
+    idempotency_key: str,
+    caller: str | None,
+    raw_spec: Any,
+    *,
+    settings: Settings,
+    limits: Limits | None = None,
+    lambda_context: Any = None,
 ) -> tuple[dict[str, Any], bool]:
     """:func:`submit_job` at most once per (caller, key) and body within 24 h: the response body,
     and whether it is the answer of an earlier submit (a replay).
@@ -81,6 +87,8 @@ def submit_job_once(
         expires_after_seconds=IDEMPOTENCY_KEY_TTL_SECONDS,
         response_hook=note_replay,
     )
+    if lambda_context is not None:  # an in-progress key expires when this invocation would have timed out
+        config.register_lambda_context(lambda_context)
 
     @idempotent_function(
         data_keyword_argument="request",
