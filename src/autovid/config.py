@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     job_queue_url: str = Field(default="", alias="SQS_JOB_QUEUE_URL")
     # Powertools idempotency records for submits with an Idempotency-Key.
     idempotency_table: str = Field(default="", alias="IDEMPOTENCY_TABLE_NAME")
+    # Buckets besides the managed one that output.destination may name (comma-separated; the
+    # template's ExtraOutputBuckets, whose PutObject the upload step's role is granted).
+    extra_output_buckets_text: str = Field(default="", alias="ALLOWED_OUTPUT_BUCKETS")
+
+    @property
+    def extra_output_buckets(self) -> frozenset[str]:
+        return frozenset(b.strip() for b in self.extra_output_buckets_text.split(",") if b.strip())
+
     bucket_name: str = Field(default="", alias="S3_BUCKET_NAME")
     jobs_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="DYNAMODB_JOBS_TTL_SECONDS")
     presigned_url_expiration: int = Field(default=86400, alias="S3_PRESIGNED_URL_EXPIRATION")

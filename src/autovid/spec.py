@@ -6,6 +6,7 @@ every problem at once, each with its field path (``timeline[3].data.assetId``).
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 from collections.abc import Callable
@@ -22,8 +23,9 @@ from pydantic import (
     field_validator,
 )
 
-from autovid.config import Limits
+from autovid.config import Limits, RenderSettings
 from autovid.errors import FieldError, InvalidSpecError
+from autovid.render.netguard import forbidden_reason, literal_address
 
 LOCAL_SOURCE_HINT = "`autovid submit SPEC.json` uploads local files and rewrites them to s3:// URIs"
 
@@ -58,10 +60,32 @@ def _check_source(value: str) -> str:
             raise ValueError("s3 source must look like s3://bucket/key")
         return value
     if scheme == "https":
-        if not urlsplit(value).hostname:
+        host = urlsplit(value).hostname
+        if not host:
             raise ValueError("https source has no host")
+        _check_public_host(host)
         return value
     raise ValueError(f"unsupported source {value!r}: the API accepts s3:// and https:// only; {LOCAL_SOURCE_HINT}")
+
+
+def _check_public_host(host: str, what: str = "https source") -> None:
+    """Refuse, at submit, the hosts known without DNS not to be public: IP literals that are
+    loopback, private, link-local (the instance metadata service)... and ``localhost`` names.
+    Names are resolved and checked again, per address, when the asset is fetched (netguard)."""
+    name = host.rstrip(".")
+    address = literal_address(host)
+    if name == "localhost" or name.endswith(".localhost"):
+        reason, loopback = "loopback", True
+    elif address is not None:
+        reason = forbidden_reason(address)
+        loopback = reason is not None and forbidden_reason(address, allow_loopback=True) is None
+    else:
+        return
+    if reason is None or (loopback and RenderSettings.from_env().allow_loopback_fetch):  # local mode, tests
+        return
+    # IPv6 as written in URLs; a legacy IPv4 spelling (2130706433) with the address it means
+    shown = f"[{host}]" if ":" in host else host if address in (None, name) else f"{host} ({address})"
+    raise ValueError(f"{what} host {shown} is {reason}; it must be on the public internet")
 
 
 def _check_asset_id(value: str) -> str:
@@ -226,6 +250,7 @@ class Webhook(_Model):
             raise ValueError("must be an https:// URL")
         if parts.scheme == "http" and not Limits.from_env().allow_http_webhooks:
             raise ValueError("must be an https:// URL (http:// is allowed only when ALLOW_HTTP_WEBHOOKS is set)")
+        _check_public_host(parts.hostname, what="webhook")  # names are checked per address at delivery
         return value
 
     @field_validator("headers", "metadata")
@@ -287,7 +312,12 @@ def format_path(loc: tuple[int | str, ...]) -> str:
     ]
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "":
+            out += '[""]'  # an empty key, which a dotted path cannot show
+        else:
+            out += f".{part}" if out else str(part)
     return out
 
 
@@ -376,10 +406,46 @@ def _limit_errors(raw: dict[str, Any], limits: Limits) -> list[FieldError]:
     return errors
 
 
+# DynamoDB's number type: 38 significant digits, magnitudes 1e-130 to below 1e126 (this context is
+# boto3's). The spec is stored there, so a number outside it is a field error, not a failed write.
+_STORED_NUMBERS = decimal.Context(
+    prec=38,
+    Emin=-128,
+    Emax=126,
+    traps=[decimal.Clamped, decimal.Overflow, decimal.Inexact, decimal.Rounded, decimal.Underflow],
+)
+
+
+def _unstorable_numbers(value: Any, loc: tuple[int | str, ...] = ()) -> list[FieldError]:
+    """Field errors for the numbers of a spec's stored form that the jobs table cannot hold."""
+    if isinstance(value, dict):
+        return [e for key, item in value.items() for e in _unstorable_numbers(item, (*loc, key))]
+    if isinstance(value, list):
+        return [e for i, item in enumerate(value) for e in _unstorable_numbers(item, (*loc, i))]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return []
+    # repr is the text json.dumps writes for a float, so this is the number the write sends.
+    number = decimal.Decimal(value if isinstance(value, int) else repr(value))
+    try:
+        _STORED_NUMBERS.create_decimal(number)  # boto3 refuses these before sending
+        storable = number.is_zero() or (number.is_finite() and -130 <= number.adjusted() <= 125)
+    except decimal.DecimalException:
+        storable = False
+    if not storable:
+        return [
+            FieldError(
+                format_path(loc),
+                "is out of range: numbers must be 0 or have a magnitude from 1e-130 to below 1e126, "
+                "with at most 38 significant digits",
+            )
+        ]
+    return []
+
+
 def parse_spec(raw: Any, limits: Limits | None = None) -> JobSpec:
     """Validate a decoded JSON body. Raises InvalidSpecError with every field error."""
     if not isinstance(raw, dict):
-        raise InvalidSpecError([FieldError("", "the job spec must be a JSON object")])
+        raise InvalidSpecError([FieldError("body", "the job spec must be a JSON object")])
     limits = limits or Limits.from_env()
     errors = _limit_errors(raw, limits)
     if any(e.field == "timeline" for e in errors):
@@ -391,6 +457,8 @@ def parse_spec(raw: Any, limits: Limits | None = None) -> JobSpec:
     except ValidationError as exc:
         errors.extend(FieldError(format_path(e["loc"]), _message(e)) for e in exc.errors())
     errors.extend(_cross_field_errors(raw))
+    if spec is not None:
+        errors.extend(_unstorable_numbers(spec.to_json_dict()))
     if errors or spec is None:
         raise InvalidSpecError(sorted(set(errors), key=lambda e: (e.field, e.message)))
     return spec

@@ -23,10 +23,14 @@ from autovid.aws.idempotency import idempotency_store
 from autovid.aws.jobs import JobsTable
 from autovid.aws.queue import send_job
 from autovid.config import Limits, Settings
+from autovid.destinations import check_destination
 from autovid.errors import (
     AutoVidError,
+    FieldError,
+    ForbiddenDestinationError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
+    InvalidSpecError,
     QueueUnavailableError,
     UpstreamUnavailableError,
 )
@@ -42,6 +46,10 @@ IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
 def submit_job(raw_spec: Any, *, settings: Settings, limits: Limits | None = None) -> JobResponse:
     """Raises InvalidSpecError (400) or QueueUnavailableError (503, the job is marked failed)."""
     spec = parse_spec(raw_spec, limits)
+    try:  # known now: refuse at once rather than fail the job at ValidateJob
+        check_destination(spec, settings.bucket_name, settings.extra_output_buckets)
+    except ForbiddenDestinationError as exc:
+        raise InvalidSpecError([FieldError("output.destination", exc.message)]) from exc
     record = new_job_record(spec, ttl_seconds=settings.jobs_ttl_seconds)
     table = JobsTable(settings.jobs_table)
     table.create(record)

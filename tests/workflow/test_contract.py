@@ -170,7 +170,7 @@ def test_every_variable_a_handler_reads_is_set_or_has_a_default(template: dict) 
             assert variable in known or variable.startswith("POWERTOOLS_"), f"{name}: unknown variable {variable}"
     # Where the job lives has no usable default; everything else falls back to a documented one
     # (CORS off; AWS_ENDPOINT_URL empty means AWS itself).
-    optional = {"CORS_ALLOW_ORIGIN", "AWS_ENDPOINT_URL"}
+    optional = {"CORS_ALLOW_ORIGIN", "AWS_ENDPOINT_URL", "ALLOWED_OUTPUT_BUCKETS"}
     locations = [f.alias for f in Settings.model_fields.values() if f.default == "" and f.alias not in optional]
     assert sorted(locations) == ["DYNAMODB_JOBS_TABLE", "IDEMPOTENCY_TABLE_NAME", "S3_BUCKET_NAME", "SQS_JOB_QUEUE_URL"]
     submit = template["Resources"]["SubmitJobFunction"]["Properties"]["Environment"]["Variables"]
@@ -266,3 +266,28 @@ def test_notify_webhook_gets_its_secret_and_the_ended_jobs_stream(template: dict
     assert matches(pattern, record("completed")) and matches(pattern, record("failed"))
     assert not matches(pattern, record("processing")) and not matches(pattern, record("completed", "REMOVE"))
     assert function["Timeout"] >= 5 * 10 + 20, "five 10 s attempts and the backoff between them"
+
+
+@pytest.mark.parametrize(("buckets", "expected"), [("", None), ("deliveries,archive", ["deliveries", "archive"])])
+def test_the_extra_output_buckets_are_all_the_upload_step_may_write_beyond_outputs(
+    buckets: str, expected: list[str] | None
+) -> None:
+    from autovid_local.template import Template
+
+    resolved = Template.load(
+        REPO_ROOT / "template.yaml",
+        endpoint_url="http://127.0.0.1:1",
+        parameter_overrides={"ExtraOutputBuckets": buckets},
+    )
+    upload = resolved.resolve(resolved.resources["UploadOutputFunction"].properties["Policies"])
+    statements = [s for policy in upload for s in policy.get("Statement", []) if s]
+    writes = [s for s in statements if "s3:PutObject" in s["Action"]]
+    extra = [s for s in writes if "MediaBucket" not in str(s["Resource"]) and "outputs/*" not in str(s["Resource"])]
+    if expected is None:
+        assert extra == [], "no ExtraOutputBuckets: no statement beyond the managed outputs/"
+    else:
+        (statement,) = extra
+        assert statement["Resource"] == [f"arn:aws:s3:::{bucket}/*" for bucket in expected]
+    for function in ("SubmitJobFunction", "ValidateJobFunction", "UploadOutputFunction"):
+        variables = resolved.resolved_properties(function)["Environment"]["Variables"]
+        assert variables["ALLOWED_OUTPUT_BUCKETS"] == buckets, function

@@ -8,6 +8,7 @@ so a second DNS answer cannot swap in a private address.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 
@@ -18,9 +19,16 @@ Resolver = Callable[[str, int], list[str]]
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NUMERIC_HOST = re.compile(r"[0-9a-fx.]+", re.IGNORECASE)  # candidates for inet_aton's legacy IPv4 forms
 
 
 def system_resolver(host: str, port: int) -> list[str]:
+    """The resolver every fetch uses unless it is given one (``AssetFetcher(resolver=...)``).
+
+    Test seam: steps build their fetcher without a resolver, so a test that must make a name
+    resolve somewhere (say, a private address) replaces this module attribute, e.g.
+    ``monkeypatch.setattr(netguard, "system_resolver", fake)``; it is looked up at each call.
+    """
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -28,6 +36,26 @@ def system_resolver(host: str, port: int) -> list[str]:
             raise UpstreamUnavailableError(f"DNS lookup for {host} failed temporarily") from exc
         raise AssetNotFoundError(f"host {host} does not resolve") from exc
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def literal_address(host: str) -> str | None:
+    """The IP address ``host`` spells, or None when it is a name that needs DNS.
+
+    Besides the canonical forms this takes what the C resolver also reads as IPv4 without any
+    lookup (``2130706433``, ``0x7f.1``, ``127.1``), so a check made on the URL alone (at submit)
+    sees the address the fetch would connect to.
+    """
+    host = host.strip("[]").rstrip(".").split("%", 1)[0]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not host or not _NUMERIC_HOST.fullmatch(host):
+        return None
+    try:
+        return str(ipaddress.IPv4Address(socket.inet_aton(host)))
+    except OSError:
+        return None
 
 
 def forbidden_reason(address: str, *, allow_loopback: bool = False) -> str | None:

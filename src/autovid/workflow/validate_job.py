@@ -3,7 +3,8 @@
 Everything that can be known before rendering is checked here, so a job that cannot succeed
 fails in seconds instead of after a render: assets exist and decode, the video is within the
 duration and resolution limits, every event starts before the video ends, the playlist can be
-laid out, and the destination is one the service may write to.
+laid out, the s3:// sources are ones the service may read and the destination one it may
+write to.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
 from autovid.config import Limits, RenderSettings, Settings
-from autovid.errors import ForbiddenDestinationError, InvalidAssetError
+from autovid.destinations import check_destination
+from autovid.errors import ForbiddenSourceError, InvalidAssetError
 from autovid.render.engine import ProbedAssets, validate_media
 from autovid.render.fetch import AssetFetcher
 from autovid.render.plan import layout_playlist
@@ -23,7 +26,8 @@ from autovid.render.tts import SpeechSynthesizer
 from autovid.spec import JobSpec, TtsEvent, split_s3_uri
 from autovid.workflow.runner import stored_spec
 
-OUTPUT_PREFIX = "outputs/"
+# Where s3:// sources may be read from: the managed bucket's prefixes the roles may GetObject.
+SOURCE_PREFIXES = ("assets/", "inputs/")
 
 
 class AssetSummary(BaseModel):
@@ -68,7 +72,8 @@ class RenderPlanSummary(BaseModel):
 def validate_job(record: dict[str, Any], settings: Settings | None = None) -> RenderPlanSummary:
     settings = settings or Settings.from_env()
     spec = stored_spec(record)
-    check_destination(spec, settings.bucket_name)
+    check_destination(spec, settings.bucket_name, settings.extra_output_buckets)
+    check_sources(spec, settings.bucket_name)
     with tempfile.TemporaryDirectory(prefix="autovid-validate-") as workdir, AssetFetcher(Path(workdir)) as fetcher:
         assets = validate_media(spec, fetcher)
         digests = asset_digests(spec, fetcher.digests)
@@ -91,18 +96,24 @@ def expected_digests(spec: JobSpec, plan: RenderPlanSummary) -> dict[str, str]:
     return {sources[asset_id]: digest for asset_id, digest in plan.assetDigests.items() if asset_id in sources}
 
 
-def check_destination(spec: JobSpec, managed_bucket: str) -> None:
-    """The functions may write only under ``outputs/`` of the managed bucket."""
-    if spec.output.destination is None:
-        return
-    bucket, prefix = split_s3_uri(spec.output.destination)
-    prefix = prefix.lstrip("/")
-    if bucket != managed_bucket or not (prefix + "/").startswith(OUTPUT_PREFIX):
-        raise ForbiddenDestinationError(
-            f"{spec.output.destination} is outside s3://{managed_bucket}/{OUTPUT_PREFIX}, "
-            "the only place this deployment may write to",
-            field="output.destination",
-        )
+def check_sources(spec: JobSpec, managed_bucket: str) -> None:
+    """Every ``s3://`` source is under ``assets/`` or ``inputs/`` of the managed bucket, checked
+    before any fetch: no request goes to another bucket (on AWS the role would be refused, but
+    an emulator or a broader role would serve it)."""
+    fields = {spec.assets.video.id: "assets.video.source"} | {
+        asset.id: f"assets.audio[{i}].source" for i, asset in enumerate(spec.assets.audio)
+    }
+    for asset_id, source in asset_sources(spec).items():
+        if urlsplit(source).scheme.lower() != "s3":
+            continue  # https sources are checked per address by the fetcher's SSRF guard
+        bucket, key = split_s3_uri(source)
+        if bucket != managed_bucket or not key.startswith(SOURCE_PREFIXES) or ".." in key.split("/"):
+            places = " or ".join(f"s3://{managed_bucket}/{prefix}" for prefix in SOURCE_PREFIXES)
+            raise ForbiddenSourceError(
+                f"{source} is outside {places}, the only places this deployment reads s3:// sources from",
+                field=fields[asset_id],
+                asset_id=asset_id,
+            )
 
 
 def check_media_limits(spec: JobSpec, assets: ProbedAssets, limits: Limits) -> None:
