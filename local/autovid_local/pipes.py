@@ -21,13 +21,14 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from autovid_local.pollers import BackgroundPoller
 
 logger = logging.getLogger("autovid.local")
 
@@ -194,7 +195,7 @@ class PipeStats:
     last_error: str | None = None
 
 
-class SqsToStateMachinePipe:
+class SqsToStateMachinePipe(BackgroundPoller):
     """Moves messages from one queue to executions of one state machine, in its own thread."""
 
     def __init__(
@@ -214,24 +215,12 @@ class SqsToStateMachinePipe:
         self._region = region
         self._pipe_arn = pipe_arn
         self._poll_seconds = poll_seconds
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     def start(self) -> None:
         if self.spec.desired_state != "RUNNING":
             return
-        self._thread = threading.Thread(target=self._run, name=f"pipe:{self.spec.logical_id}", daemon=True)
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Ask the poller to finish its current batch and exit (see :meth:`stop`)."""
-        self._stopping.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._start_thread(f"pipe:{self.spec.logical_id}")
 
     def _run(self) -> None:
         sqs = self._client_factory("sqs")

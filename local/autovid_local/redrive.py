@@ -35,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from autovid_local.history_events import CONTAINER_TYPES
+
 REDRIVABLE_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 REDRIVABLE_PERIOD = dt.timedelta(days=14)
 #: AWS refuses a redrive that would take the history past 25,000 events: the ExecutionRedriven
@@ -42,7 +44,7 @@ REDRIVABLE_PERIOD = dt.timedelta(days=14)
 HISTORY_EVENT_LIMIT = 24_999
 CLIENT_TOKEN_LIFETIME = dt.timedelta(minutes=15)
 CLIENT_TOKENS_KEPT = 10
-UNSUPPORTED_STATE_TYPES = frozenset({"Map", "Parallel"})
+UNSUPPORTED_STATE_TYPES = CONTAINER_TYPES  # their failed branches and iterations are not tracked
 
 _ENTERED_SUFFIX = "StateEntered"
 _EXITED_SUFFIX = "StateExited"

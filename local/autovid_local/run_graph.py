@@ -33,6 +33,8 @@ from xml.sax.saxutils import escape
 from grandalf.graphs import Edge, Graph, Vertex
 from grandalf.layouts import SugiyamaLayout, VertexViewer
 
+from autovid_local.history_events import ATTEMPT_FAILURES, ATTEMPT_STARTS, ATTEMPT_SUCCESSES, CONTAINER_TYPES, ordered
+
 OUTCOMES = ("succeeded", "failed", "caught", "retried", "running", "not_reached")
 
 # Box fill per outcome (console-like); _TEXT and _STROKE keep every fill readable.
@@ -93,22 +95,6 @@ class StateRun:
 
 
 _STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Map", "Parallel")
-_BLOCK_TYPES = ("Map", "Parallel")
-_SCHEDULED = {"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"}
-_TASK_SUCCEEDED = {"TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded"}
-_TASK_FAILED = {
-    "TaskFailed",
-    "TaskTimedOut",
-    "TaskStartFailed",
-    "TaskSubmitFailed",
-    "LambdaFunctionFailed",
-    "LambdaFunctionTimedOut",
-    "LambdaFunctionStartFailed",
-    "LambdaFunctionScheduleFailed",
-    "ActivityFailed",
-    "ActivityTimedOut",
-    "ActivityScheduleFailed",
-}
 _BLOCK_SUCCEEDED = {"MapStateSucceeded", "ParallelStateSucceeded", "MapRunSucceeded"}
 _BLOCK_FAILED = {
     "MapStateFailed",
@@ -160,20 +146,13 @@ def execution_attempts(events: Iterable[Mapping[str, Any]]) -> int:
     return 1 + sum(1 for event in events if event.get("type") == "ExecutionRedriven")
 
 
-def _ordered(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    events = list(events)
-    if all(isinstance(event.get("id"), int) for event in events):
-        return sorted(events, key=lambda event: event["id"])
-    return events
-
-
 def _parse(states: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> list[_Attempt]:
     attempts = [_Attempt()]
     current: _Entry | None = None  # the top-level state entered and not yet exited
     current_name = ""
     block = ""  # "Map" or "Parallel" while current is one: the states in its branches are skipped
     nested: list[tuple[str, str]] = []  # (type, name) of the Map/Parallel states open inside it
-    for event in _ordered(events):
+    for event in ordered(events):
         kind = str(event.get("type", ""))
         attempt = attempts[-1]
         if kind == "ExecutionRedriven":
@@ -204,9 +183,9 @@ def _parse(states: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> li
             if what == "exited" and state_type == block and name == current_name and opened not in nested:
                 current.exited = True
                 current, block = None, ""
-            elif state_type in _BLOCK_TYPES and what == "entered":
+            elif state_type in CONTAINER_TYPES and what == "entered":
                 nested.append(opened)
-            elif state_type in _BLOCK_TYPES and opened in nested:
+            elif state_type in CONTAINER_TYPES and opened in nested:
                 del nested[len(nested) - 1 - nested[::-1].index(opened)]
             continue
         if state_event is not None:
@@ -215,7 +194,7 @@ def _parse(states: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> li
                 if name in states:
                     current, current_name = _Entry(), name
                     attempt.entries[name] = current
-                    block, nested = (state_type if state_type in _BLOCK_TYPES else ""), []
+                    block, nested = (state_type if state_type in CONTAINER_TYPES else ""), []
                 else:
                     current = None
             elif current is not None and name == current_name:
@@ -224,12 +203,12 @@ def _parse(states: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> li
             continue
         if current is None:
             continue
-        if kind in _SCHEDULED:
+        if kind in ATTEMPT_STARTS:
             current.scheduled += 1
             current.last_failed = False
-        elif kind in _TASK_SUCCEEDED:
+        elif kind in ATTEMPT_SUCCESSES:
             current.last_failed = False
-        elif kind in _TASK_FAILED:
+        elif kind in ATTEMPT_FAILURES:
             current.last_failed = True
             current.error = _details(event).get("error") or current.error
     return attempts

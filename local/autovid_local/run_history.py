@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from autovid_local.history_events import ATTEMPT_FAILURES, ATTEMPT_STARTS, ATTEMPT_SUCCESSES, CONTAINER_TYPES, ordered
+
 __all__ = ["KINDS", "WIDTH", "TimelineRow", "format_timeline", "timeline"]
 
 KINDS = ("execution", "state", "retry", "catch", "redrive", "task-failed")
@@ -39,25 +41,6 @@ MESSAGE_CHARS = 120  # error messages taken from causes are cut to this length
 
 _STATE_ENTERED = re.compile(r"^(\w+)StateEntered$")
 _STATE_EXITED = re.compile(r"^(\w+)StateExited$")
-_CONTAINERS = frozenset({"Map", "Parallel"})
-# One attempt of a task: service integrations, direct Lambda ARNs and activities.
-_ATTEMPT_STARTS = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})
-_ATTEMPT_SUCCESSES = frozenset({"TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded"})
-_ATTEMPT_FAILURES = frozenset(
-    {
-        "TaskFailed",
-        "TaskTimedOut",
-        "TaskStartFailed",
-        "TaskSubmitFailed",
-        "LambdaFunctionFailed",
-        "LambdaFunctionTimedOut",
-        "LambdaFunctionStartFailed",
-        "LambdaFunctionScheduleFailed",
-        "ActivityFailed",
-        "ActivityTimedOut",
-        "ActivityScheduleFailed",
-    }
-)
 _EXECUTION_ENDS = {
     "ExecutionSucceeded": "succeeded",
     "ExecutionFailed": "failed",
@@ -115,7 +98,7 @@ def timeline(events: list[dict], *, now: datetime | None = None) -> list[Timelin
 
     ``now`` (default: the current time) ends the duration of a state that is still running.
     """
-    events = _ordered(events)
+    events = ordered(events)
     times = _times(events)
     start = next((t for e, t in zip(events, times, strict=True) if e.get("type") == "ExecutionStarted"), None)
     if start is None:
@@ -180,14 +163,14 @@ def timeline(events: list[dict], *, now: datetime | None = None) -> list[Timelin
             previous, resume_from = resume_from, None
             entered = _STATE_ENTERED.match(etype)
             entering_anew = entered is not None and (
-                previous.type not in _CONTAINERS
+                previous.type not in CONTAINER_TYPES
                 or (entered.group(1), _state_name(event)) == (previous.type, previous.name)
             )
             if not entering_anew and (entered or _belongs_to_state(etype)):
                 open_visit(previous.type, previous.name, t, seq, resumed=True)
 
         # Inside a top-level Map or Parallel: only its own exit and failures matter.
-        if current is not None and current.type in _CONTAINERS:
+        if current is not None and current.type in CONTAINER_TYPES:
             exited = _STATE_EXITED.match(etype)
             if exited and (exited.group(1), _state_name(event)) == (current.type, current.name):
                 _close(current, t, seq, "exited")
@@ -210,12 +193,12 @@ def timeline(events: list[dict], *, now: datetime | None = None) -> list[Timelin
             if current.result == "caught":
                 awaiting_catch = current
             current = None
-        elif etype in _ATTEMPT_STARTS:
+        elif etype in ATTEMPT_STARTS:
             current.attempts.append(_Attempt(started=t))
-        elif etype in _ATTEMPT_SUCCESSES:
+        elif etype in ATTEMPT_SUCCESSES:
             if current.attempts and current.attempts[-1].ended is None:
                 current.attempts[-1].ended = t
-        elif etype in _ATTEMPT_FAILURES:
+        elif etype in ATTEMPT_FAILURES:
             last = current.attempts[-1] if current.attempts else None
             if last is None or last.ended is not None and not last.failed:
                 last = _Attempt(started=t)  # failed before it was scheduled (ScheduleFailed, States.Runtime)
@@ -336,7 +319,7 @@ def _note_nested(container: _Visit, etype: str, details: dict) -> None:
             container.failed_iterations += 1
     elif etype == f"{container.type}StateFailed":
         container.container_failed = True
-    elif etype in _ATTEMPT_FAILURES:
+    elif etype in ATTEMPT_FAILURES:
         container.nested_failures += 1
         container.nested_error = (str(details.get("error") or ""), str(details.get("cause") or ""))
     elif etype == "EvaluationFailed":
@@ -349,14 +332,6 @@ def _note_nested(container: _Visit, etype: str, details: dict) -> None:
 def _belongs_to_state(etype: str) -> bool:
     """Whether an event happens inside a state (an attempt, a Map iteration, a failure)."""
     return etype.startswith(("Task", "LambdaFunction", "Activity", "Map", "Parallel")) or etype == "EvaluationFailed"
-
-
-def _ordered(events: list[dict]) -> list[dict]:
-    """Events in ascending order: by id when every event has one, else as given."""
-    ids = [event.get("id") for event in events]
-    if all(isinstance(i, int) for i in ids):
-        return sorted(events, key=lambda event: event["id"])
-    return list(events)
 
 
 def _times(events: list[dict]) -> list[datetime]:

@@ -24,6 +24,7 @@ import boto3
 from botocore.exceptions import BotoCoreError
 from botocore.exceptions import ClientError as BotoClientError
 
+from autovid.sync import job_id_from_input
 from autovid_local.client import (
     ApiClient,
     ApiError,
@@ -125,14 +126,7 @@ def full_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
 
 
 def job_id_of(description: dict[str, Any]) -> str | None:
-    try:
-        data = json.loads(description.get("input") or "{}")
-    except ValueError:
-        return None
-    if isinstance(data, list) and data:
-        data = data[0]
-    job_id = data.get("jobId") if isinstance(data, dict) else None
-    return job_id if isinstance(job_id, str) else None
+    return job_id_from_input(description.get("input"))
 
 
 def failed_state(definition: dict[str, Any], events: list[dict[str, Any]]) -> str | None:

@@ -37,7 +37,6 @@ import base64
 import datetime as dt
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -47,6 +46,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from autovid_local.errors import TemplateError
 from autovid_local.events import matches, unsupported_operators
 from autovid_local.functions import InvocationResult
+from autovid_local.pollers import BackgroundPoller
 
 logger = logging.getLogger("autovid.local")
 
@@ -269,7 +269,7 @@ class _Shard:
     closed: bool = False  # drained to its end; its children may start
 
 
-class DynamoDBStreamPoller:
+class DynamoDBStreamPoller(BackgroundPoller):
     """Delivers one table stream's records to one function, in its own thread."""
 
     def __init__(
@@ -290,8 +290,7 @@ class DynamoDBStreamPoller:
         self._poll_seconds = poll_seconds
         self._wait_scale = wait_scale
         self._shards: dict[str, _Shard] = {}
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -301,18 +300,7 @@ class DynamoDBStreamPoller:
             return
         streams = self._client_factory("dynamodbstreams")
         self._discover_shards(streams, initial=True)
-        self._thread = threading.Thread(target=self._run, name=f"stream:{self.spec.logical_id}", daemon=True)
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Ask the poller to exit after the current invocation (see :meth:`stop`)."""
-        self._stopping.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._start_thread(f"stream:{self.spec.logical_id}")
 
     def _run(self) -> None:
         streams = self._client_factory("dynamodbstreams")

@@ -44,9 +44,13 @@ class ExecutionStatusChange(BaseModel):
 
 
 def job_id_of(change: ExecutionStatusChange) -> str | None:
-    """The job id from the execution input: ``{"jobId"}``, or the Pipe's batch ``[{"jobId"}]``."""
+    return job_id_from_input(change.input)
+
+
+def job_id_from_input(execution_input: str | None) -> str | None:
+    """The job id from an execution's input: ``{"jobId"}``, or the Pipe's batch ``[{"jobId"}]``."""
     try:
-        data = json.loads(change.input or "{}")
+        data = json.loads(execution_input or "{}")
     except ValueError:
         return None
     if isinstance(data, list) and data:
