@@ -5,23 +5,11 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autovid.aws.secrets import secret_value
-from autovid.config import Settings, WebhookSettings
-from autovid.notify import notify
-from autovid.webhooks import WebhookSender
+from autovid.config import Settings
+from autovid.notify import notify, webhook_sender
 
 logger = Logger()
 tracer = Tracer()
-
-
-def sender() -> WebhookSender:
-    webhook = WebhookSettings.from_env()
-    return WebhookSender(
-        secret_value(webhook.secret_arn),
-        timeout_seconds=webhook.timeout_seconds,
-        max_attempts=webhook.max_attempts,
-        allow_loopback=webhook.allow_loopback,
-    )
 
 
 @logger.inject_lambda_context
@@ -32,4 +20,5 @@ def handler(event: DynamoDBStreamEvent, context: LambdaContext) -> None:
     for record in event.records:
         images = record.raw_event.get("dynamodb") or {}
         if "NewImage" in images:
+            sender = lambda: webhook_sender(context.get_remaining_time_in_millis() / 1000)  # noqa: E731
             notify(images["NewImage"], images.get("OldImage"), settings=settings, sender=sender)

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from autovid.aws.jobs import JobsTable, from_item
+from autovid.aws.secrets import secret_value
 from autovid.aws.storage import presigned_get_url
-from autovid.config import Settings
+from autovid.config import Settings, WebhookSettings
+from autovid.errors import AutoVidError
 from autovid.records import JobResponse, JobStatus, iso, utc_now
 from autovid.spec import split_s3_uri
 from autovid.status import JobStatusManager
@@ -29,6 +32,7 @@ from autovid.webhooks import Attempt, WebhookRequest, WebhookSender
 
 log = logging.getLogger(__name__)
 
+FINISHING_SECONDS = 5  # kept back from the invocation's time to record the last attempt
 TERMINAL = frozenset({JobStatus.COMPLETED.value, JobStatus.FAILED.value})
 PAYLOAD_FIELDS = (
     "jobId",
@@ -100,12 +104,29 @@ def notify(
     )
 
     def record_attempt(attempt: Attempt) -> None:
-        jobs.record_notification_attempt(job_id, {**attempt.as_record(), "deliveryId": delivery_id})
+        try:
+            jobs.record_notification_attempt(job_id, {**attempt.as_record(), "deliveryId": delivery_id})
+        except AutoVidError:  # the request went out: failing here would have the stream send it again
+            log.exception("could not record a webhook attempt", extra={"jobId": job_id, "deliveryId": delivery_id})
 
     attempts = sender().deliver(request, on_attempt=record_attempt)
     outcome = "delivered" if attempts and attempts[-1].delivered else "not delivered"
     log.info(f"webhook {outcome}", extra={"jobId": job_id, "attempts": len(attempts), "event": request.event})
     return attempts
+
+
+def webhook_sender(remaining_seconds: float) -> WebhookSender:
+    """A sender configured from the environment whose attempts all end within
+    ``remaining_seconds`` (less a margin to record the last one): an attempt cut off by the end of
+    the invocation would go unrecorded."""
+    webhook = WebhookSettings.from_env()
+    return WebhookSender(
+        secret_value(webhook.secret_arn),
+        timeout_seconds=webhook.timeout_seconds,
+        max_attempts=webhook.max_attempts,
+        allow_loopback=webhook.allow_loopback,
+        give_up_at=time.monotonic() + remaining_seconds - FINISHING_SECONDS,
+    )
 
 
 def _delivered(attempt: dict[str, Any]) -> bool:

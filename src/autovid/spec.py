@@ -266,6 +266,24 @@ class Webhook(_Model):
                 raise ValueError(f"value of {key!r} must be a finite number")
         return value
 
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        from autovid.webhooks import RESERVED_HEADERS  # noqa: PLC0415 - webhooks imports this module
+
+        for name, item in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"header name {name!r} must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~)")
+            if name.lower() in RESERVED_HEADERS:
+                raise ValueError(f"header {name!r} is set by the service")
+            if not isinstance(item, str) or not _HEADER_VALUE.fullmatch(item):
+                raise ValueError(f"value of header {name!r} must be printable ASCII, without line breaks")
+        return value
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[ -~]*")
+
 
 class Notifications(_Model):
     webhook: Webhook | None = None

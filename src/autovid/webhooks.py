@@ -16,16 +16,18 @@ each attempt, and the connection goes to the checked address, never to the name 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import http.client
 import random
+import socket
+import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-import urllib3
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError, SSLError
 
 from autovid.errors import ForbiddenSourceError, PermanentError, TransientError
 from autovid.records import iso, utc_now
@@ -36,9 +38,23 @@ DELIVERY_HEADER = "X-AutoVid-Delivery"
 EVENT_HEADER = "X-AutoVid-Event"
 USER_AGENT = "auto-vid-webhooks/1"
 DEFAULT_TOLERANCE_SECONDS = 300
-#: Headers the service sets; a spec's own headers cannot replace them.
+#: Headers the service sets or that frame the request; a spec cannot set them.
 RESERVED_HEADERS = frozenset(
-    h.lower() for h in (SIGNATURE_HEADER, DELIVERY_HEADER, EVENT_HEADER, "Content-Type", "Host", "Content-Length")
+    h.lower()
+    for h in (
+        SIGNATURE_HEADER,
+        DELIVERY_HEADER,
+        EVENT_HEADER,
+        "Content-Type",
+        "Content-Length",
+        "Host",
+        "Transfer-Encoding",
+        "Connection",
+        "TE",
+        "Upgrade",
+        "Expect",
+        "Trailer",
+    )
 )
 
 
@@ -68,8 +84,9 @@ def verify_signature(
         return False
     if abs((time.time() if now is None else now) - timestamp) > tolerance_seconds:
         return False
-    expected = signature(secret, body, timestamp).split("v1=", 1)[1]
-    return any(hmac.compare_digest(expected, candidate) for candidate in fields.get("v1", []))
+    expected = signature(secret, body, timestamp).split("v1=", 1)[1].encode()
+    # Bytes, so a hostile non-ASCII value is a mismatch, not an exception.
+    return any(hmac.compare_digest(expected, candidate.encode()) for candidate in fields.get("v1", []))
 
 
 @dataclass(frozen=True)
@@ -126,6 +143,7 @@ class WebhookSender:
         ca_certs: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        give_up_at: float | None = None,
     ):
         self.secret = secret
         self.timeout_seconds = timeout_seconds
@@ -137,6 +155,8 @@ class WebhookSender:
         self.ca_certs = ca_certs
         self._sleep = sleep
         self._clock = clock
+        #: A ``time.monotonic()`` after which no attempt may still be running (the Lambda's end).
+        self.give_up_at = give_up_at
 
     def deliver(self, request: WebhookRequest, on_attempt: Callable[[Attempt], None]) -> list[Attempt]:
         attempts: list[Attempt] = []
@@ -147,7 +167,10 @@ class WebhookSender:
             if not retry or number == self.max_attempts:
                 break
             backoff = min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (number - 1))
-            self._sleep(random.uniform(0, backoff))  # noqa: S311 - jitter, not security
+            delay = random.uniform(0, backoff)  # noqa: S311 - jitter, not security
+            if self.give_up_at is not None and time.monotonic() + delay + self.timeout_seconds > self.give_up_at:
+                break  # another attempt might not end before the function does
+            self._sleep(delay)
         return attempts
 
     def _attempt(self, request: WebhookRequest) -> tuple[Attempt, bool]:
@@ -169,6 +192,8 @@ class WebhookSender:
             error, retry = str(exc), True
         except PermanentError as exc:
             error = str(exc)  # a refused address, a name that does not resolve, bad TLS: retrying cannot help
+        except Exception as exc:  # noqa: BLE001 - recorded, never lost: a header http.client refuses, say
+            error = f"the request could not be sent ({type(exc).__name__}): not retried"
         attempt = Attempt(
             at=iso(utc_now()),
             status_code=status,
@@ -184,45 +209,55 @@ class WebhookSender:
         https = parts.scheme.lower() == "https"
         port = parts.port or (443 if https else 80)
         address = resolve_public(host, port, allow_loopback=self.allow_loopback, resolver=self.resolver)[0]
-        timeout = urllib3.Timeout(connect=self.timeout_seconds, read=self.timeout_seconds)
-        pool: urllib3.HTTPConnectionPool
-        if https:
-            pool = urllib3.HTTPSConnectionPool(
-                address, port, timeout=timeout, retries=False, server_hostname=host, assert_hostname=host,
-                ca_certs=self.ca_certs,
-            )  # fmt: skip
-        else:
-            pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
         default_port = 443 if https else 80
         shown_host = f"[{host}]" if ":" in host else host
         headers = {k: v for k, v in request.headers.items() if k.lower() not in RESERVED_HEADERS}
+        if not any(k.lower() == "user-agent" for k in headers):
+            headers["User-Agent"] = USER_AGENT
         headers.update(
             {
                 "Host": shown_host if port == default_port else f"{shown_host}:{port}",
                 "Content-Type": "application/json",
-                "User-Agent": headers.get("User-Agent", USER_AGENT),
                 SIGNATURE_HEADER: signature(self.secret, request.body, int(self._clock())),
                 DELIVERY_HEADER: request.delivery_id,
                 EVENT_HEADER: request.event,
             }
         )
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        timed_out = f"{host} did not answer within {self.timeout_seconds:g}s"
+        # Connect to the checked address, never to the name again; TLS still verifies the name.
         try:
-            response = pool.urlopen(
-                request.method, path, body=request.body, headers=headers, redirect=False, retries=False,
-                assert_same_host=False, preload_content=False,
-            )  # fmt: skip
-        except NewConnectionError as exc:  # before ConnectTimeoutError: a subclass in urllib3 2
+            sock = socket.create_connection((address, port), timeout=self.timeout_seconds)
+        except TimeoutError as exc:
+            raise _Retry(timed_out) from exc
+        except OSError as exc:
             raise _Retry(f"cannot connect to {host}: {exc.__class__.__name__}") from exc
-        except (ConnectTimeoutError, ReadTimeoutError) as exc:
-            raise _Retry(f"{host} did not answer within {self.timeout_seconds:.0f}s") from exc
-        except SSLError as exc:
-            raise ForbiddenSourceError(f"TLS verification failed for {host}: {exc}") from exc
-        except ProtocolError as exc:
-            raise _Retry(f"the connection to {host} was reset") from exc
+        # A socket timeout bounds each read; this bounds the whole attempt, so a receiver that
+        # drips its answer byte by byte cannot hold it open.
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(self.timeout_seconds, expire)
+        watchdog.start()
         try:
-            return response.status
+            if https:
+                context = ssl.create_default_context(cafile=self.ca_certs)
+                sock = context.wrap_socket(sock, server_hostname=host)
+            connection = http.client.HTTPConnection(address, port, timeout=self.timeout_seconds)
+            connection.sock = sock
+            connection.request(request.method, path, body=request.body, headers=headers)
+            # The status line and headers are enough; the body is not read.
+            return connection.getresponse().status
+        except ssl.SSLCertVerificationError as exc:
+            raise ForbiddenSourceError(f"TLS verification failed for {host}: {exc.verify_message}") from exc
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            if expired.is_set() or isinstance(exc, TimeoutError):
+                raise _Retry(timed_out) from exc
+            raise _Retry(f"the connection to {host} failed: {exc.__class__.__name__}") from exc
         finally:
-            response.drain_conn()
-            response.release_conn()
-            pool.close()
+            watchdog.cancel()
+            sock.close()

@@ -302,3 +302,23 @@ def test_a_webhook_to_an_internal_address_is_refused_at_submit(
     assert list(details) == ["notifications.webhook.url"]
     assert "webhook host" in details["notifications.webhook.url"]
     assert reason in details["notifications.webhook.url"] and "public internet" in details["notifications.webhook.url"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"X-Evil": "a\r\nX-Injected: 1"}, "printable ASCII, without line breaks"),
+        ({"Bad Name": "x"}, "must be an HTTP token"),
+        ({"Transfer-Encoding": "chunked"}, "is set by the service"),
+        ({"x-autovid-signature": "t=1,v1=00"}, "is set by the service"),
+        ({"X-Euro": "\u20ac"}, "printable ASCII"),
+    ],
+)
+def test_webhook_headers_that_could_break_or_forge_the_request_are_refused(
+    submit: Submit, aws: dict, outbound: list[Any], headers: dict, reason: str
+) -> None:
+    spec = minimal_spec()
+    spec["notifications"] = {"webhook": {"url": "https://hooks.example.com/auto-vid", "headers": headers}}
+    details = refused(submit, aws, outbound, spec)
+    assert list(details) == ["notifications.webhook.headers"]
+    assert reason in details["notifications.webhook.headers"]

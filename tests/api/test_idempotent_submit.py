@@ -130,3 +130,22 @@ def test_a_retry_while_the_first_request_runs_is_409(submit: Any, aws: dict, mon
     assert body(retry)["details"][0]["field"] == "Idempotency-Key"
     assert {k.lower(): v for k, v in response_headers(retry).items()}["retry-after"] == "1"
     assert len(records(aws)) == 1
+
+
+def test_an_expired_key_makes_a_new_job(submit: Any, aws: dict) -> None:
+    import os
+    import time
+
+    first = body(submit(post(minimal_spec(), "order-47")))["jobId"]
+    table = os.environ["IDEMPOTENCY_TABLE_NAME"]
+    (item,) = aws["dynamodb"].scan(TableName=table)["Items"]
+    aws["dynamodb"].update_item(  # 24 hours later (DynamoDB's TTL may not have deleted it yet)
+        TableName=table,
+        Key={"id": item["id"]},
+        UpdateExpression="SET expiration = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    again = submit(post(minimal_spec(), "order-47"))
+    assert again["statusCode"] == 202
+    assert body(again)["jobId"] != first
+    assert {k.lower(): v for k, v in response_headers(again).items()}["idempotent-replayed"] == "false"

@@ -162,10 +162,10 @@ def test_a_hanging_endpoint_costs_at_most_the_attempts_times_the_timeout(receive
 def test_internal_addresses_are_refused_before_any_connection(
     url: str, answer: list[str] | None, reason: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import urllib3.util.connection
+    import socket
 
     connects: list[Any] = []
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", lambda *a, **k: connects.append(a))
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: connects.append(a))
     resolver = (lambda host, port: answer) if answer else None
     attempts = WebhookSender(SECRET, resolver=resolver, sleep=lambda s: None).deliver(request(url), lambda a: None)
     assert len(attempts) == 1, "a refused address is not retried"
@@ -242,6 +242,7 @@ def test_an_ended_job_is_notified_once_with_the_documented_payload(
     from autovid.notify import notify
 
     monkeypatch.setenv("ALLOW_HTTP_WEBHOOKS", "true")
+    monkeypatch.setenv("ALLOW_LOOPBACK_FETCH", "true")  # the receiver is on this machine
     job = stored_ended_job(jobs, receiver.url)
     new, old = images(job["after"], job["before"])
 
@@ -277,6 +278,7 @@ def test_a_failing_webhook_is_recorded_and_never_changes_the_status(
     from autovid.notify import notify
 
     monkeypatch.setenv("ALLOW_HTTP_WEBHOOKS", "true")
+    monkeypatch.setenv("ALLOW_LOOPBACK_FETCH", "true")  # the receiver is on this machine
     receiver.script = [500, 500, 500]
     job = stored_ended_job(jobs, receiver.url, status="failed")
     new, old = images(job["after"], job["before"])
@@ -298,6 +300,7 @@ def test_only_a_change_to_an_ended_status_notifies(
     from autovid.notify import ended_by, notify
 
     monkeypatch.setenv("ALLOW_HTTP_WEBHOOKS", "true")
+    monkeypatch.setenv("ALLOW_LOOPBACK_FETCH", "true")  # the receiver is on this machine
     job = stored_ended_job(jobs, receiver.url)
     assert ended_by({"status": "completed"}, {"status": "processing"}) == "completed"
     assert ended_by({"status": "failed"}, None) == "failed", "a job that failed at submit (no old image)"
@@ -321,3 +324,108 @@ def test_the_verify_webhook_command(tmp_path: Any, capsys: pytest.CaptureFixture
     old = signature(SECRET, body.read_bytes(), int(time.time()) - 3600)
     assert cli.main(["verify-webhook", str(body), "--signature", old, "--secret", SECRET]) == 1
     assert cli.main(["verify-webhook", str(tmp_path / "missing"), "--signature", header, "--secret", SECRET]) == 2
+
+
+def test_a_receiver_that_drips_its_answer_cannot_hold_an_attempt() -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 100:
+            if stop.is_set():
+                break
+            connection.sendall(bytes([byte]))
+            time.sleep(0.2)
+        connection.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    started = time.monotonic()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+        attempts = sender(timeout_seconds=1.0, max_attempts=1).deliver(request(url), lambda a: None)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 4, "the timeout bounds the whole attempt, not each byte"
+    assert attempts[0].status_code is None and "did not answer within" in attempts[0].error
+
+
+def test_no_retry_starts_that_could_outlive_the_invocation(receiver: Receiver) -> None:
+    receiver.script = [503, 503, 503]
+    give_up_at = time.monotonic() + 0.5  # less than one more attempt's timeout
+    attempts = sender(timeout_seconds=2.0, give_up_at=give_up_at).deliver(request(receiver.url), lambda a: None)
+    assert [a.status_code for a in attempts] == [503]
+
+
+def test_a_request_that_cannot_be_sent_is_recorded_not_raised(receiver: Receiver) -> None:
+    seen: list[Any] = []
+    attempts = sender().deliver(request(receiver.url, headers={"X-Bad": "a\r\nInjected: yes"}), seen.append)
+    assert len(attempts) == 1 and attempts == seen
+    assert attempts[0].status_code is None and "could not be sent" in attempts[0].error
+    assert receiver.requests == []
+
+
+def test_the_users_lowercase_user_agent_is_sent_once(receiver: Receiver) -> None:
+    sender().deliver(request(receiver.url, headers={"user-agent": "my-hook/2"}), lambda a: None)
+    (got,) = receiver.requests
+    assert [v for k, v in got["headers"].items() if k.lower() == "user-agent"] == ["my-hook/2"]
+
+
+@pytest.mark.parametrize("header", ["t=1,v1=\u00e9\u00e9", "garbage", "", "t=abc,v1=00", "v1=" + "0" * 64])
+def test_a_hostile_signature_header_is_invalid_not_an_error(header: str) -> None:
+    assert verify_signature(SECRET, header, b"{}") is False
+
+
+@pytest.fixture(scope="module")
+def tls_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, list[bytes]]]:
+    """An HTTPS receiver on 127.0.0.1 with a certificate for `hooks.test` (and its CA file)."""
+    import ssl
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hooks.test",
+         "-addext", "subjectAltName=DNS:hooks.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    bodies: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"{server.server_address[1]}", str(cert), bodies
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_delivery_verifies_the_name_on_the_pinned_address(tls_receiver: tuple[str, str, list[bytes]]) -> None:
+    port, ca_file, bodies = tls_receiver
+    resolver = lambda host, port: ["127.0.0.1"]  # noqa: E731 - the test's DNS
+    good = sender(resolver=resolver, ca_certs=ca_file)
+    attempts = good.deliver(request(f"https://hooks.test:{port}/hook"), lambda a: None)
+    assert [a.status_code for a in attempts] == [200] and len(bodies) == 1
+
+    wrong_name = sender(resolver=lambda host, port: ["127.0.0.1"], ca_certs=ca_file)
+    attempts = wrong_name.deliver(request(f"https://other.test:{port}/hook"), lambda a: None)
+    assert len(attempts) == 1, "a certificate for another name is not retried"
+    assert attempts[0].status_code is None and "TLS verification failed" in attempts[0].error
+    assert len(bodies) == 1, "nothing was sent to a host that could not prove its name"
