@@ -120,9 +120,8 @@ def valid_specs(draw: st.DrawFn) -> dict:
         draw,
         spec["output"],
         "destination",
-        st.builds(
-            lambda bucket, parts, slash: f"s3://{bucket}/{'/'.join(parts)}{slash}",
-            buckets,
+        st.builds(  # where this deployment may write: the managed bucket's outputs/
+            lambda parts, slash: f"s3://{MANAGED_BUCKET}/outputs/{'/'.join(parts)}{slash}",
             st.lists(st.from_regex(r"[A-Za-z0-9_-]{1,10}", fullmatch=True), max_size=3),
             st.sampled_from(["", "/"]),
         ),
@@ -136,7 +135,9 @@ def valid_specs(draw: st.DrawFn) -> dict:
     if draw(st.booleans()):
         webhook: dict[str, Any] = {"url": draw(https_urls)}
         maybe(draw, webhook, "method", st.sampled_from(["POST", "PUT"]))
-        maybe(draw, webhook, "headers", st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=4))
+        header_names = st.from_regex(r"X-[A-Za-z0-9-]{1,10}", fullmatch=True)  # tokens the service does not set
+        header_values = st.from_regex(r"[ -~]{0,20}", fullmatch=True)  # printable ASCII
+        maybe(draw, webhook, "headers", st.dictionaries(header_names, header_values, max_size=4))
         maybe(draw, webhook, "metadata", st.dictionaries(st.text(max_size=10), metadata_values, max_size=4))
         spec["notifications"] = {"webhook": webhook}
     maybe(draw, spec, "$schema", st.text(max_size=30))
@@ -145,6 +146,7 @@ def valid_specs(draw: st.DrawFn) -> dict:
 
 # --- near-valid specs ----------------------------------------------------------------------------
 
+MANAGED_BUCKET = "auto-vid-s3-bucket-test-123456789012"  # tests/conftest.py's S3_BUCKET_NAME
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
 json_values = st.recursive(
     json_scalars,
