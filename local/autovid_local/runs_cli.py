@@ -41,6 +41,8 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 REDRIVABLE_DAYS = 14
 #: Step Functions answers these for an execution or machine that is not there (bad input).
 NOT_FOUND_CODES = frozenset({"ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn"})
+#: What reading an execution can raise: bad input, an unreachable API, an AWS error.
+CLIENT_ERRORS = (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError)
 
 
 @dataclass
@@ -222,7 +224,7 @@ def list_runs(target: RunTarget, status: str | None, limit: int) -> list[dict[st
 def run_runs(args: argparse.Namespace) -> int:
     try:
         rows = list_runs(find_target(args), args.status, args.limit)
-    except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError) as error:
+    except CLIENT_ERRORS as error:
         return _fail(error)
     if args.json:
         for row in rows:
@@ -248,6 +250,26 @@ def run_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@dataclass
+class LoadedRun:
+    arn: str
+    description: dict[str, Any]
+    events: list[dict[str, Any]]
+    definition: dict[str, Any] | None = None
+
+
+def load_run(args: argparse.Namespace, *, with_definition: bool = False) -> LoadedRun:
+    """The execution named by ``args.job`` (a job id or an ARN): its description and history."""
+    target = find_target(args)
+    arn = target.execution_arn(args.job)
+    return LoadedRun(
+        arn=arn,
+        description=target.sfn.describe_execution(executionArn=arn),
+        events=full_history(target.sfn, arn),
+        definition=execution_definition(target.sfn, arn) if with_definition else None,
+    )
+
+
 # --- autovid history ------------------------------------------------------------------------
 
 
@@ -266,12 +288,10 @@ def run_history(args: argparse.Namespace) -> int:
     from autovid_local.run_history import WIDTH, format_timeline, timeline
 
     try:
-        target = find_target(args)
-        arn = target.execution_arn(args.job)
-        description = target.sfn.describe_execution(executionArn=arn)
-        events = full_history(target.sfn, arn)
-    except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError) as error:
+        run = load_run(args)
+    except CLIENT_ERRORS as error:
         return _fail(error)
+    description, events = run.description, run.events
     if args.json:
         print(json.dumps(events, default=str, indent=2))
         return EXIT_OK
@@ -302,13 +322,10 @@ def run_graph(args: argparse.Namespace) -> int:
     from autovid_local.run_graph import execution_attempts, render_svg, state_runs
 
     try:
-        target = find_target(args)
-        arn = target.execution_arn(args.job)
-        description = target.sfn.describe_execution(executionArn=arn)
-        definition = json.loads(target.sfn.describe_state_machine_for_execution(executionArn=arn)["definition"])
-        events = full_history(target.sfn, arn)
-    except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError) as error:
+        run = load_run(args, with_definition=True)
+    except CLIENT_ERRORS as error:
         return _fail(error)
+    description, events, definition = run.description, run.events, run.definition
     attempts = execution_attempts(events)
     if args.attempt is not None and not 1 <= args.attempt <= attempts:
         return _fail(ClientError(f"--attempt must be between 1 and {attempts} for this execution"), EXIT_BAD_INPUT)
@@ -392,7 +409,7 @@ def run_redrive(args: argparse.Namespace) -> int:
             message = error.response["Error"].get("Message", "")
             print(f"autovid: execution {description['name']} cannot be redriven: {message}", file=sys.stderr)
             return EXIT_FAILED
-    except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError) as error:
+    except CLIENT_ERRORS as error:
         return _fail(error)
     count = (description.get("redriveCount") or 0) + 1
     print(
@@ -409,7 +426,7 @@ def run_redrive(args: argparse.Namespace) -> int:
         # The job's own status may still be the old `failed` for a moment: wait for the run first.
         ended = wait_for_execution_end(target.sfn, arn, timeout=args.timeout)
         job = wait_for_job(target.api(), job_id, timeout=60.0)
-    except (ClientError, BotoCoreError, BotoClientError, ApiError, ApiUnreachableError, WaitTimeoutError) as error:
+    except (*CLIENT_ERRORS, WaitTimeoutError) as error:
         return _fail(error)
     print(json.dumps(job, indent=2))
     if ended["status"] != "SUCCEEDED":
