@@ -312,7 +312,7 @@ class DynamoDBStreamPoller(BackgroundPoller):
                 self._note_error(f"reading {self.spec.stream_arn} failed: {error}")
             except Exception:  # noqa: BLE001 - a thread of its own: log, never vanish silently
                 logger.exception("stream mapping %s: poll failed", self.spec.logical_id)
-            if not read:  # records found: read on at once, as Lambda does
+            if read < GET_RECORDS_LIMIT:  # a full page may have more behind it: read on at once
                 self._stopping.wait(self._poll_seconds)
 
     def _note_error(self, message: str) -> None:

@@ -2,13 +2,13 @@
 
 Every client honours ``AWS_ENDPOINT_URL`` (boto3 reads it natively), so the same code runs
 against AWS, moto or LocalStack. Retries use botocore's standard mode. Clients are
-thread-safe and cached per (service, region, endpoint).
+thread-safe and cached per (service, region, endpoint), each built once.
 """
 
 from __future__ import annotations
 
 import os
-from functools import cache
+import threading
 from typing import Any
 
 import boto3
@@ -27,10 +27,25 @@ def s3_config(endpoint: str | None) -> Config:
     return Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint else "virtual"})
 
 
-@cache
+_clients: dict[tuple[str, str, str | None], Any] = {}
+_clients_lock = threading.Lock()
+
+
 def _cached_client(service: str, region_name: str, endpoint: str | None) -> Any:
-    config = RETRY_CONFIG.merge(s3_config(endpoint)) if service == "s3" else RETRY_CONFIG
-    return boto3.session.Session(region_name=region_name).client(service, config=config, endpoint_url=endpoint or None)
+    key = (service, region_name, endpoint)
+    found = _clients.get(key)
+    if found is not None:
+        return found
+    # One thread builds a client while the others wait for it: threads that all missed the cache
+    # at once would each load the service model, for seconds of CPU (the local runtime runs many
+    # invocations in one process).
+    with _clients_lock:
+        found = _clients.get(key)
+        if found is None:
+            config = RETRY_CONFIG.merge(s3_config(endpoint)) if service == "s3" else RETRY_CONFIG
+            session = boto3.session.Session(region_name=region_name)
+            found = _clients[key] = session.client(service, config=config, endpoint_url=endpoint or None)
+        return found
 
 
 def client(service: str) -> Any:
@@ -40,4 +55,5 @@ def client(service: str) -> Any:
 
 def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints or credentials call this)."""
-    _cached_client.cache_clear()
+    with _clients_lock:
+        _clients.clear()
