@@ -15,6 +15,8 @@ from autovid_local.testing import running_runtime
 from render.media import make_tone, make_video
 from support import REPO_ROOT
 
+from autovid.errors import TransientError
+
 VIDEO_SECONDS = 4.0
 
 
@@ -49,6 +51,15 @@ class Stack:
     def run(self, spec: dict, timeout: float = 60.0) -> dict:
         job = self.api.submit(spec)
         return wait_for_job(self.api, job["jobId"], poll_seconds=0.1, timeout=timeout)
+
+    def run_with_render_failing(self) -> dict:
+        """A job whose RenderVideo fails past its retries (1 attempt + 3 retries, TransientError
+        "render node went away"); the fault is removed afterwards."""
+        self.runtime.inject_fault("RenderVideoFunction", lambda: TransientError("render node went away"), times=4)
+        try:
+            return self.run(self.spec())
+        finally:
+            self.runtime.clear_faults()
 
 
 @contextmanager

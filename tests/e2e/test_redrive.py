@@ -19,7 +19,6 @@ from autovid_local.runs_cli import not_redrivable_message
 from autovid_local.testing import execution_history, wait_for_execution, wait_until
 from e2e.conftest import VIDEO_SECONDS, Stack
 
-from autovid.errors import TransientError
 from autovid.render.probe import probe
 
 AWS_CLI = Path(sys.executable).with_name("aws")
@@ -44,11 +43,7 @@ def sync_invocations(stack: Stack) -> int:
 
 def fail_at_render(stack: Stack) -> dict:
     """RenderVideo fails past its retries (1 attempt + 3 retries); then the fault is removed."""
-    stack.runtime.inject_fault("RenderVideoFunction", lambda: TransientError("render node went away"), times=4)
-    try:
-        job = stack.run(stack.spec())
-    finally:
-        stack.runtime.clear_faults()
+    job = stack.run_with_render_failing()
     assert job["status"] == "failed"
     assert job["error"]["state"] == "RenderVideo", job["error"]
     return job

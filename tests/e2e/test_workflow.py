@@ -147,11 +147,7 @@ def test_a_transient_error_inside_the_render_is_recorded_and_retried(
 
 def test_retries_that_run_out_fail_the_job_at_the_failing_step(stack: Stack) -> None:
     """1 attempt + 3 retries, all failing: the execution fails at RenderVideo and the job is failed."""
-    stack.runtime.inject_fault("RenderVideoFunction", lambda: TransientError("render node went away"), times=4)
-    try:
-        job = stack.run(stack.spec())
-    finally:
-        stack.runtime.clear_faults()
+    job = stack.run_with_render_failing()
     assert job["status"] == "failed"
     assert job["error"] == {"type": "TransientError", "message": "render node went away", "state": "RenderVideo"}
     assert history_of(job) == ["submitted", "processing", "failed"]
