@@ -66,7 +66,7 @@ class RedriveRecord:
 
     count: int = 0
     date: dt.datetime | None = None
-    tokens: dict[str, tuple[dt.datetime, dt.datetime]] = field(default_factory=dict)  # token -> (used, date)
+    tokens: dict[str, dt.datetime] = field(default_factory=dict)  # token -> the redrive's date (its first use)
 
 
 def resume_point(definition: dict[str, Any], events: list[dict[str, Any]]) -> ResumePoint:
@@ -160,9 +160,9 @@ class ExecutionRedriver:
             record = self.record(execution)
             now = self._clock()
             if client_token:
-                record.tokens = {t: v for t, v in record.tokens.items() if now - v[0] <= CLIENT_TOKEN_LIFETIME}
+                record.tokens = {t: d for t, d in record.tokens.items() if now - d <= CLIENT_TOKEN_LIFETIME}
                 if client_token in record.tokens:
-                    return record.tokens[client_token][1]
+                    return record.tokens[client_token]
             reason = self.not_redrivable_reason(execution)
             if reason:
                 raise ExecutionNotRedrivableError(reason)
@@ -171,7 +171,7 @@ class ExecutionRedriver:
             record.count += 1
             record.date = now
             if client_token:
-                record.tokens[client_token] = (now, now)
+                record.tokens[client_token] = now
                 while len(record.tokens) > CLIENT_TOKENS_KEPT:
                     record.tokens.pop(next(iter(record.tokens)))
             self._resume(execution, point, record, events)

@@ -62,7 +62,7 @@ def test_a_client_token_is_honoured_for_15_minutes() -> None:
     redriver = ExecutionRedriver(clock=lambda: clock["now"])
     running = SimpleNamespace(exec_arn="arn:x", sm_type="STANDARD", status="RUNNING", stop_date=None)
     first_redrive = now - dt.timedelta(minutes=1)
-    redriver.record(running).tokens["token-1"] = (first_redrive, first_redrive)
+    redriver.record(running).tokens["token-1"] = first_redrive
 
     clock["now"] = now + dt.timedelta(minutes=13)
     assert redriver.redrive(running, "token-1") == first_redrive, "a repeat answers the first redrive"
