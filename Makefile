@@ -29,6 +29,7 @@ venv: $(BIN)/.installed
 lint: $(BIN)/.installed $(SAM_VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
 	@if ls statemachine/*.asl.json >/dev/null 2>&1; then $(BIN)/statelint statemachine/*.asl.json; fi
@@ -47,7 +48,7 @@ PY312_DIR := $(shell if command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions 
 build: $(SAM_VENV)/.installed
 	@test -n "$(PY312_DIR)" || { echo "make build needs python3.12 on PATH (or pyenv with a 3.12)"; exit 1; }
 	PATH="$(PY312_DIR):$$PATH" $(SAM) build --template template.yaml
-	@echo "Unzipped size of each built function (its code plus its layers; Lambda's limit is 250 MB):"
+	@echo "Unzipped size of each built layer and function (its code plus its layers; Lambda's limit is 250 MB):"
 	@$(SAM_VENV)/bin/python scripts/built_sizes.py .aws-sam/build
 
 clean:

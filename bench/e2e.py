@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autovid_local.client import ApiClient, StackTarget, upload_local_sources
-from autovid_local.demo import generate_media, sample_spec
-from autovid_local.runtime import LocalRuntime
-
-from autovid.records import TERMINAL_STATUSES, parse_iso
+from autovid.core.clock import parse_iso
+from autovid.jobs.records import TERMINAL_STATUSES
 from autovid.render.ffmpeg import run_ffmpeg
+from autovid_cli.demo import generate_media, sample_spec
+from autovid_cli.targets import ApiClient, StackTarget, upload_local_sources
+from sam_emulator.runtime import LocalRuntime
 
 OVERHEAD_TARGET_SECONDS = 1.0
 #: Slow enough that the polling of many concurrent jobs does not itself load the runtime; the

@@ -2,7 +2,7 @@
 
     python bench/load.py [--jobs 200] [--template template.yaml] [--workdir DIR] [--timeout 1800] [--json]
 
-Starts the stack as ``autovid up`` does, in its own process (``python -m autovid_local up --json``,
+Starts the stack as ``autovid up`` does, in its own process (``python -m sam_emulator up --json``,
 free ports, the local defaults such as espeak-ng speech, a private ``AUTOVID_STATE_DIR``; stopped
 with SIGINT, then killed, however the benchmark ends). Generates a 2-second clip and the demo's
 music once, uploads them once, then N threads POST /jobs at the same moment: each job is the clip
@@ -45,11 +45,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import boto3
-from autovid_local.client import ApiClient, ApiError, ApiUnreachableError, StackTarget, upload_local_sources
-from autovid_local.demo import generate_media, sample_spec
 
-from autovid.records import TERMINAL_STATUSES, parse_iso
+from autovid.core.clock import parse_iso
+from autovid.jobs.records import TERMINAL_STATUSES
 from autovid.render.ffmpeg import run_ffmpeg
+from autovid_cli.demo import generate_media, sample_spec
+from autovid_cli.targets import ApiClient, ApiError, ApiUnreachableError, StackTarget, upload_local_sources
 
 JOB_SECONDS = 2.0
 RENDER_STATE = "RenderVideo"
@@ -119,7 +120,7 @@ class Stack:
 
     def start(self) -> None:
         command = [
-            sys.executable, "-m", "autovid_local", "up", "--template", str(self._template),
+            sys.executable, "-m", "autovid_cli", "up", "--template", str(self._template),
             "--api-port", "0", "--aws-port", "0", "--log-dir", str(self.log_dir), "--json",
         ]  # fmt: skip
         env = {**os.environ, "AUTOVID_STATE_DIR": str(self._state_dir)}

@@ -34,8 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from autovid.core.config import Limits
 from autovid.render.ffmpeg import ffmpeg_exe
 from autovid.render.probe import probe
+from autovid_cli.offline_render import LocalFileFetcher
 
 SOURCE = "s3://bench-media/"
 SPEECH = [
@@ -133,19 +135,18 @@ def job_spec(video: str, minutes: int) -> dict:
 
 
 def run_engine(work: Path, files: dict[str, Path], minutes: int, *, cached_speech: bool = True) -> None:
-    from autovid.config import RenderSettings
+    from autovid.core.config import RenderSettings
     from autovid.render.engine import render
-    from autovid.render.fetch import AssetFetcher
     from autovid.spec import parse_spec
 
-    spec = parse_spec(job_spec("video60" if minutes == 1 else "video300", minutes))
+    spec = parse_spec(job_spec("video60" if minutes == 1 else "video300", minutes), Limits())
     # Without the shared cache, speech is cached per job in the fetcher's directory, as in production.
     cache = {"TTS_CACHE_DIR": str(work / "tts")} if cached_speech else {}
     settings = RenderSettings(TTS_PROVIDER="espeak-ng", **cache)
     local = {SOURCE + name: path for name, path in files.items()}
     start = time.perf_counter()
-    with AssetFetcher(work, settings=settings, local_files=local) as fetcher:
-        render(spec, work / "out", fetcher=fetcher, settings=settings)
+    with LocalFileFetcher(work, local, settings=settings, max_bytes=Limits().max_asset_bytes) as fetcher:
+        render(spec, work / "out", fetcher=fetcher)
     _record_call_time(work, time.perf_counter() - start)
 
 
@@ -155,11 +156,11 @@ def _record_call_time(work: Path, seconds: float) -> None:
 
 def speech_files(work: Path) -> dict[int, Path]:
     """The three utterances (timeline indexes 0, 2, 4 of the first minute), from the shared TTS cache."""
-    from autovid.config import RenderSettings
+    from autovid.core.config import RenderSettings
     from autovid.render.tts import SpeechSynthesizer
     from autovid.spec import TtsEvent, parse_spec
 
-    spec = parse_spec(job_spec("video60", 1))
+    spec = parse_spec(job_spec("video60", 1), Limits())
     synthesizer = SpeechSynthesizer(work, RenderSettings(TTS_PROVIDER="espeak-ng", TTS_CACHE_DIR=str(work / "tts")))
     return {i: synthesizer.synthesize(e.data).path for i, e in enumerate(spec.timeline) if isinstance(e, TtsEvent)}
 
@@ -170,7 +171,7 @@ def run_moviepy(work: Path, files: dict[str, Path]) -> None:
 
     from autovid.spec import parse_spec
 
-    spec = parse_spec(job_spec("video60", 1))
+    spec = parse_spec(job_spec("video60", 1), Limits())
     sources = {"main": files["video60"], **{n: files[n] for n in ("track1", "track2", "whoosh", "ding")}}
     speech = speech_files(work)
     start = time.perf_counter()

@@ -5,6 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from autovid.core.config import Config
 from autovid.workflow.finalize_job import FinalizeStepInput, finalize_job
 from autovid.workflow.runner import FINALIZE, StepRunner
 
@@ -19,7 +20,7 @@ metrics = Metrics()
 @event_parser(model=FinalizeStepInput)
 def handler(event: FinalizeStepInput, context: LambdaContext) -> dict:
     logger.append_keys(jobId=event.job_id)
-    runner = StepRunner(FINALIZE, event)
+    runner = StepRunner(FINALIZE, event, Config.from_env())
     record = runner.run(lambda record: finalize_job(record, event.output, runner))
     metrics.add_metric(name="JobsCompleted", unit=MetricUnit.Count, value=1)
     return {"jobId": record["jobId"], "status": record["status"]}

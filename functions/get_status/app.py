@@ -7,16 +7,24 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autovid.api import RequestError, create_resolver, documented_responses, json_response, refuse_other_methods
-from autovid.config import Settings
-from autovid.errors import FieldError
-from autovid.job_status import job_status
-from autovid.records import JobResponse, is_job_id
+from autovid.core.config import Config, Settings
+from autovid.core.errors import FieldError
+from autovid.http.resolver import (
+    RequestError,
+    create_resolver,
+    documented_responses,
+    json_response,
+    refuse_other_methods,
+)
+from autovid.jobs.read_model import read_job
+from autovid.jobs.records import JobResponse, is_job_id
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = create_resolver(logger)
+# Routes and CORS are declared once, at cold start.
+CORS_ALLOW_ORIGIN = Settings().cors_allow_origin
+app = create_resolver(logger, cors_allow_origin=CORS_ALLOW_ORIGIN)
 
 
 STATUS_RESPONSES = documented_responses(200, JobResponse, "the job, its status history and progress", 400, 404, 503)
@@ -29,11 +37,11 @@ def get_job(jobId: str) -> Response[JobResponse]:  # noqa: N803 - the path param
     if not is_job_id(jobId):
         raise RequestError(HTTPStatus.BAD_REQUEST, "invalid job id", [FieldError("jobId", "must be a UUID")])
     logger.append_keys(jobId=jobId)
-    return json_response(HTTPStatus.OK, job_status(jobId, Settings.from_env()).body())
+    return json_response(HTTPStatus.OK, read_job(jobId, Config.from_env().settings).body())
 
 
-refuse_other_methods(app, "/jobs/<jobId>", ["GET"])
-refuse_other_methods(app, "/status/<jobId>", ["GET"])
+for path in ("/jobs/<jobId>", "/status/<jobId>"):
+    refuse_other_methods(app, path, ["GET"], cors_enabled=bool(CORS_ALLOW_ORIGIN))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

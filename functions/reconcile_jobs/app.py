@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.parser import BaseModel, Field, event_parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from autovid.aws.jobs import JobsTable
-from autovid.config import Settings
-from autovid.reconcile import reconcile_jobs
+from autovid.core.config import Config
+from autovid.jobs.reconcile import reconcile_jobs
 
 logger = Logger()
 tracer = Tracer()
@@ -27,7 +27,7 @@ class ReconcileRequest(BaseModel):
 @metrics.log_metrics
 @event_parser(model=ReconcileRequest)
 def handler(event: ReconcileRequest, context: LambdaContext) -> dict:
-    settings = Settings.from_env()
+    settings = Config.from_env().settings
     seconds = settings.reconcile_after_seconds if event.older_than_seconds is None else event.older_than_seconds
     report = reconcile_jobs(JobsTable(settings.jobs_table), older_than=timedelta(seconds=seconds))
     metrics.add_metric(name="JobsReconciledToFailed", unit=MetricUnit.Count, value=len(report.markedFailed))

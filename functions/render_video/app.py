@@ -5,6 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from autovid.core.config import Config
 from autovid.workflow.render_video import RenderStepInput, render_job
 from autovid.workflow.runner import RENDER, StepRunner
 
@@ -19,7 +20,7 @@ metrics = Metrics()
 @event_parser(model=RenderStepInput)
 def handler(event: RenderStepInput, context: LambdaContext) -> dict:
     logger.append_keys(jobId=event.job_id)
-    runner = StepRunner(RENDER, event)
+    runner = StepRunner(RENDER, event, Config.from_env())
     rendered = runner.run(lambda record: render_job(record, runner, event.plan))
     metrics.add_metric(name="RenderedSeconds", unit=MetricUnit.Seconds, value=rendered.duration)
     return rendered.model_dump()

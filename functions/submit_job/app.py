@@ -8,7 +8,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autovid.api import (
+from autovid.core.config import Config, Settings
+from autovid.http.resolver import (
     caller_api_key_id,
     create_resolver,
     documented_responses,
@@ -17,14 +18,15 @@ from autovid.api import (
     json_response,
     refuse_other_methods,
 )
-from autovid.config import Limits, Settings
-from autovid.records import JobResponse
-from autovid.submit import submit_job, submit_job_once
+from autovid.jobs.records import JobResponse
+from autovid.jobs.submit import submit_job, submit_job_once
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = create_resolver(logger)
+# Routes and CORS are declared once, at cold start.
+CORS_ALLOW_ORIGIN = Settings().cors_allow_origin
+app = create_resolver(logger, cors_allow_origin=CORS_ALLOW_ORIGIN)
 
 
 SUBMIT_RESPONSES = documented_responses(
@@ -36,7 +38,8 @@ SUBMIT_RESPONSES = documented_responses(
 @app.post("/submit", summary="Submit a job (the earlier version's path)", responses=SUBMIT_RESPONSES)
 @tracer.capture_method
 def create_job() -> Response[JobResponse]:
-    limits, settings = Limits.from_env(), Settings.from_env()
+    config = Config.from_env()
+    limits, settings = config.limits, config.settings
     key = idempotency_key(app.current_event)
     spec = json_body(app.current_event, limits)
     headers = {}
@@ -55,8 +58,8 @@ def create_job() -> Response[JobResponse]:
     return json_response(HTTPStatus.ACCEPTED, body, headers={"Location": f"/jobs/{body['jobId']}", **headers})
 
 
-refuse_other_methods(app, "/jobs", ["POST"])
-refuse_other_methods(app, "/submit", ["POST"])
+for path in ("/jobs", "/submit"):
+    refuse_other_methods(app, path, ["POST"], cors_enabled=bool(CORS_ALLOW_ORIGIN))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from autovid.aws.jobs import JobsTable
-from autovid.config import Settings
-from autovid.sync import ExecutionStatusChange, sync_job_status
+from autovid.core.config import Config
+from autovid.jobs.execution_sync import ExecutionStatusChange, sync_job_status
 
 logger = Logger()
 tracer = Tracer()
@@ -22,6 +22,6 @@ class ExecutionStatusChangeEvent(EventBridgeModel):
 @tracer.capture_lambda_handler
 @event_parser(model=ExecutionStatusChangeEvent)
 def handler(event: ExecutionStatusChangeEvent, context: LambdaContext) -> dict:
-    outcome = sync_job_status(event.detail, JobsTable(Settings.from_env().jobs_table))
+    outcome = sync_job_status(event.detail, JobsTable(Config.from_env().settings.jobs_table))
     logger.info(outcome, extra={"executionArn": event.detail.execution_arn, "status": event.detail.status})
     return {"outcome": outcome}

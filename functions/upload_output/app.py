@@ -4,7 +4,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autovid.config import Settings
+from autovid.core.config import Config
 from autovid.workflow.runner import UPLOAD, StepRunner
 from autovid.workflow.upload_output import UploadStepInput, upload_output
 
@@ -19,6 +19,6 @@ metrics = Metrics()
 @event_parser(model=UploadStepInput)
 def handler(event: UploadStepInput, context: LambdaContext) -> dict:
     logger.append_keys(jobId=event.job_id)
-    settings = Settings.from_env()
-    output = StepRunner(UPLOAD, event, settings).run(lambda record: upload_output(record, event.rendered, settings))
+    config = Config.from_env()
+    output = StepRunner(UPLOAD, event, config).run(lambda record: upload_output(record, event.rendered, config))
     return output.model_dump()

@@ -4,6 +4,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from autovid.core.config import Config
 from autovid.workflow.runner import VALIDATE, StepInput, StepRunner
 from autovid.workflow.validate_job import validate_job
 
@@ -18,4 +19,5 @@ metrics = Metrics()
 @event_parser(model=StepInput)
 def handler(event: StepInput, context: LambdaContext) -> dict:
     logger.append_keys(jobId=event.job_id)
-    return StepRunner(VALIDATE, event).run(validate_job).model_dump()
+    config = Config.from_env()
+    return StepRunner(VALIDATE, event, config).run(lambda record: validate_job(record, config)).model_dump()

@@ -13,7 +13,7 @@ from botocore.exceptions import (
 )
 
 from autovid.aws.errors import AwsRequestError, aws_call
-from autovid.errors import DownloadTimeoutError, PermanentError, TransientError, UpstreamUnavailableError
+from autovid.core.errors import DownloadTimeoutError, PermanentError, TransientError, UpstreamUnavailableError
 
 
 def client_error(code: str, status: int) -> ClientError:

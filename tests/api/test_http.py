@@ -11,8 +11,8 @@ import pytest
 from support import EVENTS_DIR, FakeLambdaContext, api_event, load_handler_module, minimal_spec, response_headers
 
 from autovid.aws.jobs import JobsTable
-from autovid.config import Settings
-from autovid.job_status import job_status
+from autovid.core.config import Settings
+from autovid.jobs.read_model import read_job
 
 SEED_KEYS = {
     "jobId",
@@ -180,8 +180,8 @@ def test_status_links_the_execution_in_the_console_on_aws(
     assert body["consoleUrl"] == (
         "https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/" + arn
     )
-    local = Settings.from_env().model_copy(update={"aws_endpoint_url": "http://127.0.0.1:4566"})
-    body = job_status(job_id, local).body()  # against a local endpoint there is no console to link
+    local = Settings().model_copy(update={"aws_endpoint_url": "http://127.0.0.1:4566"})
+    body = read_job(job_id, local).body()  # against a local endpoint there is no console to link
     assert body["executionArn"] == arn and "consoleUrl" not in body
 
 
@@ -271,7 +271,7 @@ def test_queue_and_table_both_failing_still_answers_503(
     submit: Any, aws: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The record cannot be marked failed either: the answer is still a clean 503, never a 500."""
-    from autovid.errors import UpstreamUnavailableError
+    from autovid.core.errors import UpstreamUnavailableError
 
     monkeypatch.setenv("SQS_JOB_QUEUE_URL", aws["queue_url"] + "-deleted")
 

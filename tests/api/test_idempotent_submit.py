@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from support import FakeLambdaContext, api_event, load_handler_module, minimal_spec, response_headers
 
-from autovid.submit import IDEMPOTENCY_KEY_TTL_SECONDS
+from autovid.jobs.submit import IDEMPOTENCY_KEY_TTL_SECONDS
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_keys_expire_after_24_hours(submit: Any, aws: dict) -> None:
 
 
 def test_a_retry_while_the_first_request_runs_is_409(submit: Any, aws: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    import autovid.submit as submit_module
+    import autovid.jobs.submit as submit_module
 
     original = submit_module.submit_job
     during: list[dict] = []

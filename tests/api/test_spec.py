@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from support import REFERENCE_DIR, minimal_spec
 
-from autovid.config import Limits
-from autovid.errors import InvalidSpecError
-from autovid.spec import parse_spec, resolve_local_sources
+from autovid.core.config import Limits
+from autovid.core.errors import InvalidSpecError
+from autovid.spec import parse_spec
+from autovid_cli.local_sources import resolve_local_sources
 
 SAMPLES = REFERENCE_DIR / "samples"
 needs_corpus = pytest.mark.skipif(not SAMPLES.is_dir(), reason="reference corpus (../shared/reference) not present")
@@ -19,7 +20,7 @@ needs_corpus = pytest.mark.skipif(not SAMPLES.is_dir(), reason="reference corpus
 
 def errors_of(raw: dict, limits: Limits | None = None) -> dict[str, str]:
     with pytest.raises(InvalidSpecError) as caught:
-        parse_spec(raw, limits)
+        parse_spec(raw, limits or Limits())
     return {e.field: e.message for e in caught.value.errors}
 
 
@@ -46,7 +47,7 @@ DELETE = object()
 @needs_corpus
 @pytest.mark.parametrize("path", sorted((SAMPLES / "production").glob("*.spec.json")), ids=lambda p: p.name)
 def test_production_samples_validate_as_is(path: Path) -> None:
-    spec = parse_spec(json.loads(path.read_text()))
+    spec = parse_spec(json.loads(path.read_text()), Limits())
     assert spec.output.filename.endswith(".mp4")
 
 
@@ -55,7 +56,7 @@ def test_production_samples_validate_as_is(path: Path) -> None:
 def test_local_samples_validate_once_sources_are_rewritten(path: Path) -> None:
     raw = json.loads(path.read_text())
     with pytest.raises(InvalidSpecError) as caught:
-        parse_spec(raw)
+        parse_spec(raw, Limits())
     assert any("autovid submit" in e.message for e in caught.value.errors)
 
     uploaded: list[str] = []
@@ -65,7 +66,7 @@ def test_local_samples_validate_once_sources_are_rewritten(path: Path) -> None:
         return f"s3://stack-bucket/assets/{local.removeprefix('./')}"
 
     rewritten, destination = resolve_local_sources(raw, upload)
-    spec = parse_spec(rewritten)
+    spec = parse_spec(rewritten, Limits())
     assert destination == "./media/outputs/samples"
     assert spec.assets.video.source.startswith("s3://stack-bucket/assets/media/")
     assert len(uploaded) == 1 + len(raw["assets"]["audio"])
@@ -73,7 +74,7 @@ def test_local_samples_validate_once_sources_are_rewritten(path: Path) -> None:
 
 
 def test_defaults_are_filled_in() -> None:
-    spec = parse_spec(minimal_spec())
+    spec = parse_spec(minimal_spec(), Limits())
     assert spec.assets.video.volume == 0.0
     assert spec.background_music is not None
     assert (spec.background_music.loop, spec.background_music.volume, spec.background_music.crossfade_duration) == (
@@ -93,7 +94,7 @@ def test_defaults_are_filled_in() -> None:
     ("given", "stored"), [("video", "video.mp4"), ("clip.MP4", "clip.MP4"), ("a.mov", "a.mov.mp4")]
 )
 def test_mp4_is_appended_to_the_filename(given: str, stored: str) -> None:
-    assert parse_spec(mutated("output.filename", given)).output.filename == stored
+    assert parse_spec(mutated("output.filename", given), Limits()).output.filename == stored
 
 
 @pytest.mark.parametrize(
@@ -156,7 +157,7 @@ def test_field_rule(path: str, value: object, field: str, reason: str) -> None:
 def test_schema_key_is_the_one_allowed_extra_top_level_key() -> None:
     spec = minimal_spec()
     spec["$schema"] = "https://example.com/auto-vid.schema.json"
-    parse_spec(spec)
+    parse_spec(spec, Limits())
 
 
 def test_duplicate_asset_ids_are_refused() -> None:
@@ -199,7 +200,7 @@ def test_the_message_joins_path_and_reason() -> None:
     spec["timeline"].extend([{"type": "audio", "start": 1, "data": {"assetId": "music"}}] * 2)
     spec["timeline"][3]["data"] = {"assetId": "sfx_x"}
     with pytest.raises(InvalidSpecError) as caught:
-        parse_spec(spec)
+        parse_spec(spec, Limits())
     assert "timeline[3].data.assetId: unknown audio asset 'sfx_x'" in str(caught.value)
 
 
@@ -234,7 +235,7 @@ def test_default_limits_match_the_documented_ones() -> None:
 def test_metadata_is_extracted() -> None:
     spec = minimal_spec()
     spec["jobInfo"] = {"projectId": "p1", "title": "T", "tags": ["a", "b"]}
-    assert parse_spec(spec).metadata() == {
+    assert parse_spec(spec, Limits()).metadata() == {
         "projectId": "p1",
         "title": "T",
         "tags": ["a", "b"],
@@ -244,5 +245,5 @@ def test_metadata_is_extracted() -> None:
 
 def test_non_object_spec_is_refused() -> None:
     with pytest.raises(InvalidSpecError) as caught:
-        parse_spec(["not", "an", "object"])
+        parse_spec(["not", "an", "object"], Limits())
     assert caught.value.errors[0].message == "the job spec must be a JSON object"

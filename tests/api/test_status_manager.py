@@ -9,11 +9,12 @@ import pytest
 from support import minimal_spec
 
 from autovid.aws.jobs import JobsTable
-from autovid.config import Settings
-from autovid.errors import InvalidTransitionError, JobNotFoundError
-from autovid.records import JobError, JobOutput, JobStatus, new_job_record, parse_iso
+from autovid.core.clock import parse_iso
+from autovid.core.config import Limits, Settings
+from autovid.core.errors import InvalidTransitionError, JobNotFoundError
+from autovid.jobs.records import JobError, JobOutput, JobStatus, new_job_record
+from autovid.jobs.transitions import ALLOWED_TRANSITIONS, ClaimFor, JobStatusManager, OnlyFrom, is_allowed
 from autovid.spec import parse_spec
-from autovid.status import ALLOWED_TRANSITIONS, JobStatusManager, is_allowed
 
 S = JobStatus
 EXPECTED_ALLOWED = {
@@ -31,12 +32,12 @@ ALL_PAIRS = list(itertools.product(S, S))
 
 @pytest.fixture
 def manager(aws: dict) -> JobStatusManager:
-    return JobStatusManager(JobsTable(Settings.from_env().jobs_table))
+    return JobStatusManager(JobsTable(Settings().jobs_table))
 
 
 def job_in(manager: JobStatusManager, status: JobStatus) -> str:
     """A stored job whose status is ``status`` (written directly, bypassing the rules)."""
-    record = new_job_record(parse_spec(minimal_spec()), ttl_seconds=3600)
+    record = new_job_record(parse_spec(minimal_spec(), Limits()), ttl_seconds=3600)
     record["status"] = status.value
     manager.table.create(record)
     return record["jobId"]
@@ -141,7 +142,7 @@ def test_a_redrive_is_counted_once(manager: JobStatusManager) -> None:
     arn = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:run-1"
     job_id = job_in(manager, S.FAILED)
     manager.mark_redriven(job_id, execution_arn=arn, redrive_count=1)
-    manager.mark_processing(job_id, claim_for=arn)
+    manager.mark_processing(job_id, guards=[ClaimFor(arn)])
     manager.mark_failed(job_id, JobError(type="RenderFailedError", message="again", state="RenderVideo"))
     for stale in (1, 0):
         with pytest.raises(InvalidTransitionError):
@@ -154,7 +155,7 @@ def test_a_redrive_is_counted_once(manager: JobStatusManager) -> None:
 def test_a_narrowed_transition_can_never_widen_the_table(manager: JobStatusManager) -> None:
     job_id = job_in(manager, S.COMPLETED)
     with pytest.raises(ValueError, match="not in the transition table"):
-        manager.transition(job_id, S.RETRYING, reason="x", only_from=frozenset({S.COMPLETED}))
+        manager.transition(job_id, S.RETRYING, reason="x", guards=[OnlyFrom(frozenset({S.COMPLETED}))])
     assert manager.get(job_id)["status"] == "completed"
 
 

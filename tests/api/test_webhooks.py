@@ -11,15 +11,9 @@ from typing import Any
 
 import pytest
 
-from autovid.webhooks import (
-    DELIVERY_HEADER,
-    EVENT_HEADER,
-    SIGNATURE_HEADER,
-    WebhookRequest,
-    WebhookSender,
-    signature,
-    verify_signature,
-)
+from autovid.core.config import Limits
+from autovid.webhooks.delivery import WebhookRequest, WebhookSender
+from autovid.webhooks.protocol import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature, verify_signature
 
 SECRET = "test-secret-0123456789"
 
@@ -187,35 +181,35 @@ def _free_port() -> int:
 @pytest.fixture
 def jobs(aws: dict) -> Any:
     from autovid.aws.jobs import JobsTable
-    from autovid.config import Settings
-    from autovid.status import JobStatusManager
+    from autovid.core.config import Settings
+    from autovid.jobs.transitions import JobStatusManager
 
-    return JobStatusManager(JobsTable(Settings.from_env().jobs_table))
+    return JobStatusManager(JobsTable(Settings().jobs_table))
 
 
 def stored_ended_job(jobs: Any, url: str, status: str = "completed") -> dict:
     from support import minimal_spec
 
-    from autovid.records import new_job_record
+    from autovid.jobs.records import new_job_record
     from autovid.spec import parse_spec
 
     spec = minimal_spec()
     spec["notifications"] = {
         "webhook": {"url": url, "method": "POST", "headers": {"X-Token": "t"}, "metadata": {"sheetId": "s-1"}}
     }
-    record = new_job_record(parse_spec(spec), ttl_seconds=3600)
+    record = new_job_record(parse_spec(spec, Limits()), ttl_seconds=3600)
     jobs.table.create(record)
     before = dict(record)
     record = jobs.transition(record["jobId"], _status("processing"), reason="workflow started")
     if status == "completed":
-        from autovid.records import JobOutput
+        from autovid.jobs.records import JobOutput
 
         ended = jobs.mark_completed(
             record["jobId"],
             JobOutput(s3Uri=f"s3://auto-vid-s3-bucket-test-123456789012/outputs/{record['jobId']}/o.mp4"),
         )
     else:
-        from autovid.records import JobError
+        from autovid.jobs.records import JobError
 
         ended = jobs.mark_failed(
             record["jobId"], JobError(type="InvalidAssetError", message="bad", state="ValidateJob")
@@ -224,7 +218,7 @@ def stored_ended_job(jobs: Any, url: str, status: str = "completed") -> dict:
 
 
 def _status(name: str) -> Any:
-    from autovid.records import JobStatus
+    from autovid.jobs.records import JobStatus
 
     return JobStatus(name)
 
@@ -238,16 +232,16 @@ def images(new: dict, old: dict | None) -> tuple[dict, dict | None]:
 def test_an_ended_job_is_notified_once_with_the_documented_payload(
     receiver: Receiver, jobs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autovid.config import Settings
-    from autovid.notify import notify
+    from autovid.core.config import Settings
+    from autovid.jobs.notifications import notify
 
     monkeypatch.setenv("ALLOW_HTTP_WEBHOOKS", "true")
     monkeypatch.setenv("ALLOW_LOOPBACK_FETCH", "true")  # the receiver is on this machine
     job = stored_ended_job(jobs, receiver.url)
     new, old = images(job["after"], job["before"])
 
-    attempts = notify(new, old, settings=Settings.from_env(), sender=sender)
-    again = notify(new, old, settings=Settings.from_env(), sender=sender)  # the stream delivers it twice
+    attempts = notify(new, old, settings=Settings(), sender=sender)
+    again = notify(new, old, settings=Settings(), sender=sender)  # the stream delivers it twice
 
     assert [a.status_code for a in attempts] == [200] and again == []
     (got,) = receiver.requests
@@ -274,8 +268,8 @@ def test_an_ended_job_is_notified_once_with_the_documented_payload(
 def test_a_failing_webhook_is_recorded_and_never_changes_the_status(
     receiver: Receiver, jobs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autovid.config import Settings
-    from autovid.notify import notify
+    from autovid.core.config import Settings
+    from autovid.jobs.notifications import notify
 
     monkeypatch.setenv("ALLOW_HTTP_WEBHOOKS", "true")
     monkeypatch.setenv("ALLOW_LOOPBACK_FETCH", "true")  # the receiver is on this machine
@@ -283,7 +277,7 @@ def test_a_failing_webhook_is_recorded_and_never_changes_the_status(
     job = stored_ended_job(jobs, receiver.url, status="failed")
     new, old = images(job["after"], job["before"])
 
-    attempts = notify(new, old, settings=Settings.from_env(), sender=lambda: sender(max_attempts=3))
+    attempts = notify(new, old, settings=Settings(), sender=lambda: sender(max_attempts=3))
 
     assert [a.status_code for a in attempts] == [500, 500, 500]
     body = json.loads(receiver.requests[0]["body"])
@@ -296,8 +290,8 @@ def test_a_failing_webhook_is_recorded_and_never_changes_the_status(
 def test_only_a_change_to_an_ended_status_notifies(
     receiver: Receiver, jobs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autovid.config import Settings
-    from autovid.notify import ended_by, notify
+    from autovid.core.config import Settings
+    from autovid.jobs.notifications import ended_by, notify
 
     monkeypatch.setenv("ALLOW_HTTP_WEBHOOKS", "true")
     monkeypatch.setenv("ALLOW_LOOPBACK_FETCH", "true")  # the receiver is on this machine
@@ -308,12 +302,12 @@ def test_only_a_change_to_an_ended_status_notifies(
     assert ended_by({"status": "retrying"}, {"status": "failed"}) is None
     later = dict(job["after"], notifications={"attempts": [{"statusCode": 500}]})
     new, old = images(later, job["after"])
-    assert notify(new, old, settings=Settings.from_env(), sender=sender) == []
+    assert notify(new, old, settings=Settings(), sender=sender) == []
     assert receiver.requests == []
 
 
 def test_the_verify_webhook_command(tmp_path: Any, capsys: pytest.CaptureFixture) -> None:
-    from autovid_local import cli
+    from autovid_cli import main as cli
 
     body = tmp_path / "body.json"
     body.write_bytes(b'{"jobId":"j1","status":"completed"}')

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from autovid_local.client import ApiClient, wait_for_job
-from autovid_local.runtime import LocalRuntime
-from autovid_local.testing import running_runtime
 from render.media import make_tone, make_video
 from support import REPO_ROOT
 
-from autovid.errors import TransientError
+from autovid.core.errors import TransientError
+from autovid_cli.targets import ApiClient, wait_for_job
+from sam_emulator.runtime import LocalRuntime
+from sam_emulator.testing import running_runtime
 
 VIDEO_SECONDS = 4.0
 

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from autovid_local.client import ApiError
 from e2e.conftest import Stack
 
 from autovid.aws import s3_assets
-from autovid.render import netguard
+from autovid.core import netguard
+from autovid_cli.targets import ApiError
 
 ATTACK_HOST = "media.attacker.test"
 PRIVATE_ADDRESS = "10.0.0.1"

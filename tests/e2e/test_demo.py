@@ -19,11 +19,11 @@ def rms(audio: np.ndarray, t0: float, t1: float) -> float:
 
 
 def test_autovid_demo_completes_and_downloads_the_mp4(tmp_path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT / "local")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / d) for d in ("src", "local", "cli"))}
     for leaked in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MOTO_PORT"):
         env.pop(leaked, None)
     result = subprocess.run(
-        [sys.executable, "-m", "autovid_local", "demo", "--template", str(REPO_ROOT / "template.yaml"), "--json"],
+        [sys.executable, "-m", "autovid_cli", "demo", "--template", str(REPO_ROOT / "template.yaml"), "--json"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

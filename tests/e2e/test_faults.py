@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from autovid_local.testing import execution_history, wait_for_execution, wait_until
 from botocore.exceptions import ClientError
 from e2e.conftest import Stack, started_stack
 
@@ -18,6 +17,7 @@ import autovid.aws.jobs as jobs_module
 import autovid.aws.storage as storage_module
 import autovid.workflow.render_video as render_module
 from autovid.aws.errors import raise_for_client_error
+from sam_emulator.testing import execution_history, wait_for_execution, wait_until
 
 
 @pytest.fixture(scope="module")

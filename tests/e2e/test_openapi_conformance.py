@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from autovid_local.testing import running_runtime
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -21,6 +20,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from support import REPO_ROOT
+
+from sam_emulator.testing import running_runtime
 
 schema = schemathesis.openapi.from_path(str(REPO_ROOT / "openapi.json"))
 CHECKS = [

@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from autovid_local.client import ApiError
 from e2e.conftest import Stack, started_stack
+
+from autovid_cli.targets import ApiError
 
 DELIVERIES = f"client-deliveries-{uuid.uuid4().hex[:8]}"
 

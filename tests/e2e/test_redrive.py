@@ -12,14 +12,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from autovid_local import cli
-from autovid_local.client import wait_for_job
-from autovid_local.run_graph import COLOURS
-from autovid_local.runs_cli import not_redrivable_message
-from autovid_local.testing import execution_history, wait_for_execution, wait_until
 from e2e.conftest import VIDEO_SECONDS, Stack
 
 from autovid.render.probe import probe
+from autovid_cli import main as cli
+from autovid_cli.run_graph import COLOURS
+from autovid_cli.runs import not_redrivable_message
+from autovid_cli.targets import wait_for_job
+from sam_emulator.testing import execution_history, wait_for_execution, wait_until
 
 AWS_CLI = Path(sys.executable).with_name("aws")
 SVG = "{http://www.w3.org/2000/svg}"

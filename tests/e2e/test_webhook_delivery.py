@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from autovid_local.testing import wait_until
 from e2e.conftest import Stack, started_stack
 
-from autovid.webhooks import verify_signature
+from autovid.webhooks.protocol import verify_signature
+from sam_emulator.testing import wait_until
 
 
 class Receiver:

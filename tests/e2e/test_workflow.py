@@ -13,18 +13,19 @@ import uuid
 
 import numpy as np
 import pytest
-from autovid_local.client import wait_for_job
-from autovid_local.testing import execution_history, wait_until
 from e2e.conftest import VIDEO_SECONDS, Stack
 from render.media import band_level, decode
 from support import REFERENCE_DIR
 
 from autovid.aws.jobs import to_attribute_values
-from autovid.errors import TransientError, UpstreamUnavailableError
-from autovid.records import new_job_record
+from autovid.core.config import Limits
+from autovid.core.errors import TransientError, UpstreamUnavailableError
+from autovid.jobs.records import new_job_record
 from autovid.render.probe import probe
 from autovid.spec import parse_spec
 from autovid.workflow import render_video
+from autovid_cli.targets import wait_for_job
+from sam_emulator.testing import execution_history, wait_until
 
 
 def history_of(job: dict) -> list[str]:
@@ -283,7 +284,7 @@ def test_a_resent_mark_processing_write_that_had_succeeded_does_not_strand_the_j
     runtime, name = stack.runtime, f"resent-{uuid.uuid4().hex[:12]}"
     machine = runtime.ref("VideoJobStateMachine")
     execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
-    record = new_job_record(parse_spec(stack.spec()), ttl_seconds=3600)
+    record = new_job_record(parse_spec(stack.spec(), Limits()), ttl_seconds=3600)
     record["status"], record["executionArn"] = "processing", execution_arn  # the first write's effect
     record["statusHistory"].append({"status": "processing", "at": record["submittedAt"], "reason": "workflow started"})
     runtime.client("dynamodb").put_item(TableName=runtime.ref("JobsTable"), Item=to_attribute_values(record))
@@ -305,7 +306,7 @@ def test_a_failed_job_goes_back_only_to_a_redrive_of_its_own_run(stack: Stack) -
     runtime, name = stack.runtime, f"stale-{uuid.uuid4().hex[:12]}"
     machine = runtime.ref("VideoJobStateMachine")
     execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
-    record = new_job_record(parse_spec(stack.spec()), ttl_seconds=3600)
+    record = new_job_record(parse_spec(stack.spec(), Limits()), ttl_seconds=3600)
     record["status"], record["executionArn"] = "failed", execution_arn
     record["error"] = {"type": "ExecutionFailed", "message": "MarkProcessing failed", "state": "MarkProcessing"}
     record["statusHistory"].append({"status": "failed", "at": record["submittedAt"], "reason": "MarkProcessing failed"})
@@ -348,7 +349,7 @@ def test_cli_submit_wait_runs_a_reference_spec(stack: Stack, tmp_path) -> None:
     spec_path = REFERENCE_DIR / "samples" / "local" / "00_api_demo_video.spec.json"
     env = {**stack.runtime.client_environment(), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-m", "autovid_local", "submit", str(spec_path), "--wait", "--json",
+        [sys.executable, "-m", "autovid_cli", "submit", str(spec_path), "--wait", "--json",
          "--api", stack.runtime.api_url, "--bucket", stack.bucket],
         cwd=corpus, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
@@ -371,7 +372,7 @@ def test_cli_reports_bad_input_with_exit_code_2(stack: Stack, tmp_path) -> None:
     path.write_text(json.dumps(spec))
     env = {**stack.runtime.client_environment(), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-m", "autovid_local", "submit", str(path), "--api", stack.runtime.api_url],
+        [sys.executable, "-m", "autovid_cli", "submit", str(path), "--api", stack.runtime.api_url],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2
@@ -387,7 +388,7 @@ def test_cli_status_prints_the_job_and_exits_by_its_outcome(stack: Stack) -> Non
 
     def status(job_id: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "autovid_local", "status", job_id, "--api", stack.runtime.api_url, "--json"],
+            [sys.executable, "-m", "autovid_cli", "status", job_id, "--api", stack.runtime.api_url, "--json"],
             env=env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
 
@@ -400,7 +401,7 @@ def test_cli_status_prints_the_job_and_exits_by_its_outcome(stack: Stack) -> Non
     unknown = status("00000000-0000-4000-8000-000000000000")
     assert unknown.returncode == 2 and json.loads(unknown.stdout)["error"]
     readable = subprocess.run(
-        [sys.executable, "-m", "autovid_local", "status", completed["jobId"], "--api", stack.runtime.api_url],
+        [sys.executable, "-m", "autovid_cli", "status", completed["jobId"], "--api", stack.runtime.api_url],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert readable.returncode == 0

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from autovid_local.runtime import LocalRuntime
-from autovid_local.testing import local_runtime_factory, running_runtime
 from local_runtime.fixture_paths import TEST_TEMPLATE
+
+from sam_emulator.runtime import LocalRuntime
+from sam_emulator.testing import local_runtime_factory, running_runtime
 
 __all__ = ["local_runtime_factory"]  # re-exported fixture
 

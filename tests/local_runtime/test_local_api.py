@@ -122,8 +122,8 @@ def test_undeclared_route_or_method_gets_missing_authentication_token(runtime, m
 
 
 def test_the_resource_is_chosen_before_the_method():
-    from autovid_local.api import RouteTable
-    from autovid_local.provision import ApiRoute
+    from sam_emulator.apigateway.server import RouteTable
+    from sam_emulator.template.provision import ApiRoute
 
     def route(method: str, path: str, function: str) -> ApiRoute:
         return ApiRoute(function_logical_id=function, method=method, path=path, api_logical_id="Api", stage="v1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from autovid_local.testing import wait_until
+from sam_emulator.testing import wait_until
 
 
 def invoke_async(runtime, payload: dict) -> None:
@@ -43,7 +43,7 @@ def test_an_event_that_keeps_failing_goes_to_the_on_failure_queue(runtime):
 
 def test_an_event_that_fails_once_is_retried_and_not_sent_anywhere(runtime, caplog):
     runtime.inject_fault("AsyncProbe", lambda: RuntimeError("blip"), times=1)
-    with caplog.at_level(logging.INFO, logger="autovid.local"):
+    with caplog.at_level(logging.INFO, logger="sam_emulator"):
         invoke_async(runtime, {"pause": 0, "case": "fails once"})
         wait_until(lambda: runtime.faults.remaining("AsyncProbe") == 0, what="the first attempt")
         assert runtime.async_invoker.wait_idle(timeout=15), "the retry finished"

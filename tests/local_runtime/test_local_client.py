@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from autovid_local import client
-from autovid_local.client import ApiError, ApiUnreachableError, find_stack, remove_local_stack_file, wait_for_job
+
+from autovid_cli import targets as client
+from autovid_cli.targets import ApiError, ApiUnreachableError, find_stack, remove_local_stack_file, wait_for_job
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_api_pointing_at_the_running_stack_gets_its_bucket(in_tmp):
 
 
 def test_no_stack_at_all_is_a_clear_error(in_tmp):
-    with pytest.raises(client.ClientError, match="run `autovid up` first"):
+    with pytest.raises(client.TargetError, match="run `autovid up` first"):
         find_stack(None, None, None)
 
 
@@ -74,7 +75,7 @@ def test_a_killed_stack_is_ignored_and_forgotten(in_tmp):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     path.write_text(json.dumps({**json.loads(path.read_text()), "pid": dead.pid}))
-    with pytest.raises(client.ClientError, match="run `autovid up` first"):
+    with pytest.raises(client.TargetError, match="run `autovid up` first"):
         find_stack(None, None, None)
     assert not path.exists()
     assert find_stack("http://127.0.0.1:3000", None, None).bucket is None, "a plain --api target"
@@ -83,7 +84,7 @@ def test_a_killed_stack_is_ignored_and_forgotten(in_tmp):
 def test_several_running_stacks_need_api(in_tmp):
     save_stack("http://127.0.0.1:3000", bucket="one")
     save_stack("http://127.0.0.1:3100", bucket="two")
-    with pytest.raises(client.ClientError, match=r"several .* \(http://127.0.0.1:3000, http://127.0.0.1:3100\)"):
+    with pytest.raises(client.TargetError, match=r"several .* \(http://127.0.0.1:3000, http://127.0.0.1:3100\)"):
         find_stack(None, None, None)
     assert find_stack("http://127.0.0.1:3100/", None, None).bucket == "two"
 
@@ -136,7 +137,7 @@ def submit_args(spec, **options):
 
 def test_a_stack_that_is_gone_is_unreachable_not_bad_input(in_tmp, capsys):
     """A stack file left by an `autovid up` that was killed: the upload cannot connect (exit 1)."""
-    from autovid_local.jobs_cli import EXIT_FAILED, run_submit
+    from autovid_cli.jobs import EXIT_FAILED, run_submit
 
     aws = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_REGION": "us-east-1"}
     aws |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -150,7 +151,7 @@ def test_a_stack_that_is_gone_is_unreachable_not_bad_input(in_tmp, capsys):
 
 
 def test_json_output_stays_one_document_when_the_download_fails(in_tmp, capsys):
-    from autovid_local.jobs_cli import EXIT_FAILED, finish
+    from autovid_cli.jobs import EXIT_FAILED, finish
 
     job = {
         "jobId": "job-1",
@@ -181,7 +182,7 @@ def test_a_missing_local_source_is_found_before_anything_is_uploaded(in_tmp):
             "audio": [{"id": "m", "source": "music/missing.mp3"}],
         }
     }
-    with pytest.raises(client.ClientError, match="local source 'music/missing.mp3' does not exist"):
+    with pytest.raises(client.TargetError, match="local source 'music/missing.mp3' does not exist"):
         client.upload_local_sources(spec, [in_tmp], target)
     assert uploads == []
     (in_tmp / "music").mkdir()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from autovid_local.events import matches, schedule_period_seconds, unsupported_operators
-from autovid_local.testing import run_execution, wait_until
+from sam_emulator.event_sources.rules import matches, schedule_period_seconds, unsupported_operators
+from sam_emulator.testing import run_execution, wait_until
 
 
 def recorded_event(runtime, name: str, status: str) -> dict | None:
@@ -94,7 +94,7 @@ def test_rate_schedules_invoke_their_targets(runtime):
     event = next(e for e in ticks(runtime) if e.get("detail-type") == "Scheduled Event")
     assert event["source"] == "aws.events" and event["detail"] == {}
     assert event["resources"] == [
-        f"arn:aws:events:{runtime.pseudo.region}:{runtime.pseudo.account_id}:rule/auto-vid-local-TickerFunctionEveryMinute"
+        f"arn:aws:events:{runtime.pseudo.region}:{runtime.pseudo.account_id}:rule/sam-app-TickerFunctionEveryMinute"
     ]
 
 

@@ -13,9 +13,10 @@ from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 
 import pytest
-from autovid_local import function_logs
-from autovid_local.runtime import LocalRuntime
-from autovid_local.testing import running_runtime
+
+from sam_emulator.awslambda import logs as function_logs
+from sam_emulator.runtime import LocalRuntime
+from sam_emulator.testing import running_runtime
 
 TALKER = '''
 """Writes to stdout, stderr and a logger bound to sys.stdout at import, as Powertools does."""

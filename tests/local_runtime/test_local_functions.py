@@ -7,7 +7,7 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from autovid.errors import TransientError
+from autovid.core.errors import TransientError
 
 
 def _invoke(lambda_client, function_name: str, payload: dict) -> tuple[dict, str | None]:
@@ -62,9 +62,9 @@ def test_template_environment_is_resolved(runtime):
     assert variables["TABLE_NAME"] == runtime.ref("JobsTable")  # from Globals
     assert variables["STAGE"] == "test"
     assert variables["BUCKET_NAME"] == runtime.ref("ArtifactsBucket")
-    assert variables["QUEUE_URL"] == f"{runtime.aws_endpoint_url}/123456789012/auto-vid-local-JobsQueue"
-    assert variables["QUEUE_ARN"] == "arn:aws:sqs:us-east-1:123456789012:auto-vid-local-JobsQueue"
-    assert variables["DESCRIPTION"] == "auto-vid-local in us-east-1 (test)"
+    assert variables["QUEUE_URL"] == f"{runtime.aws_endpoint_url}/123456789012/sam-app-JobsQueue"
+    assert variables["QUEUE_ARN"] == "arn:aws:sqs:us-east-1:123456789012:sam-app-JobsQueue"
+    assert variables["DESCRIPTION"] == "sam-app in us-east-1 (test)"
     assert variables["TAGGED"] == "job-test-123456789012"
     assert variables["EXTRAS"] == "off"
     assert function.spec.timeout_seconds == 10 and function.spec.memory_mb == 256
@@ -88,7 +88,7 @@ def test_handler_exception_stack_trace_shows_handler_frames(runtime):
     broken = runtime.invoke("EnvProbeA", {"pause": "not a number"})
     assert broken.error_type == "TypeError"
     trace = "\n".join(broken.json()["stackTrace"])
-    assert "env_probe" in trace and "autovid_local" not in trace
+    assert "env_probe" in trace and "sam_emulator" not in trace
 
 
 def test_context_is_lambda_shaped(runtime):
@@ -114,7 +114,7 @@ def test_sibling_modules_stay_private_to_their_function(runtime):
 
 
 def test_unknown_function_fault_is_rejected(runtime):
-    from autovid_local.errors import UnknownFunctionError
+    from sam_emulator.errors import UnknownFunctionError
 
     try:
         runtime.inject_fault("NoSuchFunction", lambda: TransientError("x"))

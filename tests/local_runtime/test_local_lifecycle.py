@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from autovid_local import environ
-from autovid_local.errors import PortInUseError, RuntimeAlreadyRunningError
-from autovid_local.runtime import LocalRuntime
 from local_runtime.fixture_paths import TEST_TEMPLATE
+
+from sam_emulator.awslambda import environment as environ
+from sam_emulator.errors import PortInUseError, RuntimeAlreadyRunningError
+from sam_emulator.runtime import LocalRuntime
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +38,7 @@ def test_stop_restores_moto_and_os_environ(local_runtime_factory):
 
 
 def test_unsupported_resources_are_reported_once_at_start_up(local_runtime_factory, caplog):
-    caplog.set_level(logging.INFO, logger="autovid.local")
+    caplog.set_level(logging.INFO, logger="sam_emulator")
     local_runtime_factory(TEST_TEMPLATE)
     mentions = [r for r in caplog.records if "Notifications (AWS::SNS::Topic)" in r.getMessage()]
     assert len(mentions) == 1
@@ -52,13 +53,13 @@ def test_only_one_runtime_per_process(local_runtime_factory, tmp_path):
 
 
 def test_autovid_up_serves_until_interrupted(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT / "local")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / d) for d in ("src", "local", "cli"))}
     env["AUTOVID_STATE_DIR"] = str(tmp_path / "state")
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "autovid_local",
+            "autovid_cli",
             "up",
             "--template",
             str(TEST_TEMPLATE),
@@ -119,9 +120,9 @@ def test_a_taken_port_is_a_clear_error_not_a_hang(taken_port, which, tmp_path):
 
 
 def test_autovid_up_on_a_taken_port_exits_with_the_reason(taken_port, tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT / "local")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / d) for d in ("src", "local", "cli"))}
     result = subprocess.run(
-        [sys.executable, "-m", "autovid_local", "up", "--template", str(TEST_TEMPLATE),
+        [sys.executable, "-m", "autovid_cli", "up", "--template", str(TEST_TEMPLATE),
          "--aws-port", str(taken_port), "--api-port", "0"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip

@@ -8,11 +8,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from autovid_local.errors import MotoPatchError
-from autovid_local.moto_patches import ScaledClock, all_patches
-from autovid_local.testing import TEST_WAIT_SCALE, run_execution, wait_until
 
-from autovid.errors import TransientError
+from autovid.core.errors import TransientError
+from sam_emulator.errors import MotoPatchError
+from sam_emulator.stepfunctions.patches import ScaledClock, all_patches
+from sam_emulator.testing import TEST_WAIT_SCALE, run_execution, wait_until
 
 
 @pytest.mark.parametrize("patch", all_patches(), ids=lambda patch: patch.name)
@@ -20,7 +20,7 @@ def test_patched_moto_internal_still_has_the_expected_shape(patch):
     try:
         patch.check()
     except MotoPatchError as error:
-        pytest.fail(f"{error} - see autovid_local/moto_patches.py")
+        pytest.fail(f"{error} - see sam_emulator/moto_patches.py")
 
 
 def test_in_process_lambda_invoke(runtime):
@@ -142,7 +142,7 @@ def test_a_repeated_named_start_is_announced_once(runtime):
 def test_an_execution_that_ends_before_its_start_returns_is_reported_in_order():
     from types import SimpleNamespace
 
-    from autovid_local.moto_patches import MotoPatches
+    from sam_emulator.stepfunctions.patches import MotoPatches
 
     reported: list[tuple[str, str]] = []
     listener = SimpleNamespace(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from autovid_local.pipes import json_path, render_input_template
-from autovid_local.testing import wait_until
+from sam_emulator.event_sources.pipes import json_path, render_input_template
+from sam_emulator.testing import wait_until
 
 
 def _executions_with_job(runtime, state_machine: str, job_id: str) -> list[dict]:
@@ -118,7 +118,7 @@ def test_without_an_input_template_the_sqs_record_is_passed_as_pipes_does(runtim
 
 
 def test_a_message_whose_delete_fails_is_reported(caplog):
-    from autovid_local.pipes import PipeSpec, SqsToStateMachinePipe
+    from sam_emulator.event_sources.pipes import PipeSpec, SqsToStateMachinePipe
 
     class Sfn:
         def start_execution(self, **kwargs):

@@ -9,8 +9,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from autovid_local.runtime import LocalRuntime
-from autovid_local.testing import running_runtime, wait_until
+
+from sam_emulator.runtime import LocalRuntime
+from sam_emulator.testing import running_runtime, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_TEMPLATE = REPO_ROOT / "template.yaml"

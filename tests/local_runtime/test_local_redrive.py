@@ -12,10 +12,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from autovid_local.testing import execution_history, run_execution, wait_for_execution, wait_until
 from botocore.exceptions import ClientError
 
-from autovid.errors import InvalidAssetError
+from autovid.core.errors import InvalidAssetError
+from sam_emulator.testing import execution_history, run_execution, wait_for_execution, wait_until
 
 AWS_CLI = Path(sys.executable).with_name("aws")
 

@@ -7,9 +7,10 @@ import re
 import string
 
 import pytest
-from autovid_local.cli import secret_label, startup_banner, startup_summary
-from autovid_local.errors import TemplateError
-from autovid_local.provision import generate_secret_string
+
+from autovid_cli.up import secret_label, startup_banner, startup_summary
+from sam_emulator.errors import TemplateError
+from sam_emulator.template.provision import generate_secret_string
 
 
 def test_a_generated_secret_has_the_requested_length_and_characters(runtime):
@@ -20,11 +21,11 @@ def test_a_generated_secret_has_the_requested_length_and_characters(runtime):
     assert set(value) <= set(string.ascii_letters + string.digits)  # ExcludePunctuation
     assert secretsmanager.get_secret_value(SecretId=runtime.ref("SigningSecret"))["SecretString"] == value
     description = secretsmanager.describe_secret(SecretId=runtime.ref("SigningSecret"))
-    assert description["Name"] == "auto-vid-local-SigningSecret"
+    assert description["Name"] == "sam-app-SigningSecret"
     assert description["Description"] == "Signs test webhooks."
     # Ref is the ARN Secrets Manager assigned, random suffix included.
     assert runtime.ref("SigningSecret") == description["ARN"]
-    assert re.fullmatch(r"arn:aws:secretsmanager:us-east-1:123456789012:secret:auto-vid-local-SigningSecret-\w{6}",
+    assert re.fullmatch(r"arn:aws:secretsmanager:us-east-1:123456789012:secret:sam-app-SigningSecret-\w{6}",
                         description["ARN"])  # fmt: skip
 
 
@@ -35,7 +36,7 @@ def test_a_function_gets_the_arn_and_reads_the_value_through_the_endpoint(runtim
     assert result.json() == {
         "arn": runtime.ref("SigningSecret"),
         "value": runtime.stack.secrets["SigningSecret"],
-        "name": "auto-vid-local-SigningSecret",
+        "name": "sam-app-SigningSecret",
     }
 
 
@@ -43,7 +44,7 @@ def test_a_given_secret_string_is_stored_as_is_and_not_listed_as_generated(runti
     secret = runtime.client("secretsmanager").get_secret_value(SecretId=runtime.ref("GivenSecret"))
 
     assert secret["SecretString"] == '{"user": "local"}'
-    assert secret["Name"] == "auto-vid-local/given"
+    assert secret["Name"] == "sam-app/given"
     assert "GivenSecret" not in runtime.stack.secrets
 
 

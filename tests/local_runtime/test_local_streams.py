@@ -14,14 +14,15 @@ from types import SimpleNamespace
 from unittest.mock import MagicMock
 
 import pytest
-from autovid_local.errors import TemplateError
-from autovid_local.functions import InvocationResult
-from autovid_local.provision import Provisioner
-from autovid_local.runtime import LocalRuntime
-from autovid_local.streams import DynamoDBStreamPoller, StreamMappingSpec, _Shard, lambda_record
-from autovid_local.template import Template
-from autovid_local.testing import TEST_PIPE_POLL_SECONDS, TEST_WAIT_SCALE, wait_until
 from local_runtime.fixture_paths import TEST_TEMPLATE
+
+from sam_emulator.awslambda.functions import InvocationResult
+from sam_emulator.errors import TemplateError
+from sam_emulator.event_sources.streams import DynamoDBStreamPoller, StreamMappingSpec, _Shard, lambda_record
+from sam_emulator.runtime import LocalRuntime
+from sam_emulator.template.parser import Template
+from sam_emulator.template.provision import Provisioner
+from sam_emulator.testing import TEST_PIPE_POLL_SECONDS, TEST_WAIT_SCALE, wait_until
 
 BEFORE_START_ID = "written-before-start"
 FILTER = {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"status": {"S": ["completed", "failed"]}}}}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from autovid_local.errors import UnresolvableReferenceError, UnsupportedIntrinsicError
-from autovid_local.intrinsics import Identity, PseudoParameters, Resolver
-from autovid_local.template import Template
 from local_runtime.fixture_paths import TEST_TEMPLATE
+
+from sam_emulator.errors import UnresolvableReferenceError, UnsupportedIntrinsicError
+from sam_emulator.template.intrinsics import Identity, PseudoParameters, Resolver
+from sam_emulator.template.parser import Template
 
 ENDPOINT = "http://127.0.0.1:4566"
 
@@ -83,5 +84,5 @@ def test_unsupported_and_ignored_resources_are_listed(runtime):
     assert rules[runtime.ref("WorkflowStatusRule")].watches_step_functions
     scheduled = sorted(name for name, rule in rules.items() if rule.schedule_expression)
     assert scheduled == [
-        f"auto-vid-local-TickerFunction{event}" for event in ("EveryMinute", "EveryMinuteWithInput", "Nightly")
+        f"sam-app-TickerFunction{event}" for event in ("EveryMinute", "EveryMinuteWithInput", "Nightly")
     ]

@@ -9,8 +9,9 @@ import json
 import shutil
 import uuid
 
-from autovid_local.testing import wait_until
 from local_runtime.fixture_paths import FIXTURES
+
+from sam_emulator.testing import wait_until
 
 
 def test_a_second_queue_and_pipe_need_no_code_change(tmp_path, local_runtime_factory):

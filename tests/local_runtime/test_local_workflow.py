@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from autovid_local.testing import execution_history, run_execution
-
-from autovid.errors import InvalidAssetError, TransientError
+from autovid.core.errors import InvalidAssetError, TransientError
+from sam_emulator.testing import execution_history, run_execution
 
 
 def _job_id() -> str:

@@ -7,7 +7,8 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from autovid_local.redrive import ExecutionNotRedrivableError, ExecutionRedriver, ResumePoint, resume_point
+
+from sam_emulator.stepfunctions.redrive import ExecutionNotRedrivableError, ExecutionRedriver, ResumePoint, resume_point
 
 DEFINITION = {
     "StartAt": "Prepare",

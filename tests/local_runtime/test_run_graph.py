@@ -8,11 +8,12 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from autovid_local.run_graph import (
+from local_runtime.fixture_paths import FIXTURES
+
+from autovid_cli.run_graph import (
     COLOURS,
     END,
     OUTCOMES,
@@ -23,30 +24,31 @@ from autovid_local.run_graph import (
     state_runs,
 )
 
-# Compact copies of the local engine's real output (big input/output/parameters strings dropped):
-# failed.json (RenderVideo failed 4 times), running.json (stopped while FinalizeJob ran) and
-# redriven.json (failed.json, ExecutionRedriven, then RenderVideo .. FinalizeJob succeeding).
-HISTORIES = Path(__file__).parent / "fixtures" / "histories"
+# The local engine's real output, shared with the timeline's tests: failed (RenderVideo failed 4
+# times), running (stopped while FinalizeJob ran) and redriven (failed, ExecutionRedriven, then
+# RenderVideo .. FinalizeJob succeeding). They are drawn on the project's own state machine.
+HISTORIES = FIXTURES / "run_history"
+STATE_MACHINE = FIXTURES.parent.parent.parent / "statemachine" / "video_job.asl.json"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def load(name: str) -> Any:
-    return json.loads((HISTORIES / name).read_text())
+    return json.loads((HISTORIES / f"{name}_history.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def definition() -> dict[str, Any]:
-    return load("video_job.asl.json")
+    return json.loads(STATE_MACHINE.read_text())
 
 
 @pytest.fixture(scope="module")
 def failed() -> list[dict[str, Any]]:
-    return load("failed.json")
+    return load("failed")
 
 
 @pytest.fixture(scope="module")
 def redriven() -> list[dict[str, Any]]:
-    return load("redriven.json")
+    return load("redriven")
 
 
 def outcomes(runs: dict[str, StateRun]) -> dict[str, str]:
@@ -183,7 +185,7 @@ def test_redrive_in_progress(definition, redriven):
 
 def test_running_history(definition):
     # The local engine's history of a run caught while FinalizeJob was executing.
-    runs = state_runs(definition, load("running.json"))
+    runs = state_runs(definition, load("running"))
     assert runs["FinalizeJob"] == StateRun("FinalizeJob", "running", 1, None, False)
     assert runs["UploadOutput"].outcome == runs["RenderVideo"].outcome == "succeeded"
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from autovid_local.run_history import WIDTH, TimelineRow, format_timeline, timeline
 from local_runtime.fixture_paths import FIXTURES
+
+from autovid_cli.run_history import WIDTH, TimelineRow, format_timeline, timeline
 
 HISTORIES = FIXTURES / "run_history"
 START = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)

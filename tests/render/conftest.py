@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from render.media import make_tone, make_video
 
-from autovid.config import RenderSettings
+from autovid.core.config import Limits, RenderSettings
 from autovid.render.engine import RenderResult, render
-from autovid.render.fetch import AssetFetcher
 from autovid.spec import JobSpec, parse_spec
+from autovid_cli.offline_render import LocalFileFetcher
 
 # Distinct frequencies so every source can be measured separately in the mix.
 MUSIC_A_HZ, MUSIC_B_HZ, SFX_HZ, VIDEO_HZ = 300.0, 700.0, 3000.0, 1500.0
@@ -36,9 +36,9 @@ def source_of(name: str) -> str:
 
 def run_render(tmp_path: Path, raw: dict, files: dict[str, Path], progress=None) -> tuple[JobSpec, RenderResult]:
     """Render ``raw`` where every source ``s3://test-media/<name>`` is the local file ``files[name]``."""
-    spec = parse_spec(raw)
+    spec = parse_spec(raw, Limits())
     local = {source_of(name): path for name, path in files.items()}
     settings = offline_settings()
-    with AssetFetcher(tmp_path, settings=settings, local_files=local) as fetcher:
-        result = render(spec, tmp_path / "out", progress, fetcher=fetcher, settings=settings)
+    with LocalFileFetcher(tmp_path, local, settings=settings, max_bytes=Limits().max_asset_bytes) as fetcher:
+        result = render(spec, tmp_path / "out", progress, fetcher=fetcher)
     return spec, result

@@ -11,14 +11,14 @@ import pytest
 from render.conftest import offline_settings, run_render, source_of
 from render.media import decode, rms
 
-from autovid.errors import AssetNotFoundError, InvalidAssetError, InvalidSpecError, InvalidVoiceError
+from autovid.core.config import Limits
+from autovid.core.errors import AssetNotFoundError, InvalidAssetError, InvalidSpecError, InvalidVoiceError
 from autovid.render import engine
-from autovid.render.cli import render_command
 from autovid.render.engine import render
-from autovid.render.fetch import AssetFetcher
 from autovid.render.probe import probe
 from autovid.render.tts import SpeechSynthesizer
 from autovid.spec import parse_spec
+from autovid_cli.offline_render import LocalFileFetcher, render_command
 
 
 def _raw(timeline=(), video="video"):
@@ -33,16 +33,11 @@ def _raw(timeline=(), video="video"):
 
 
 def _render(tmp_path, raw, files):
-    """render() creating its own fetcher (so render owns the cleanup), with local files behind it."""
+    """render() with a fetcher that has local files behind it, cleaned up however the render ends."""
     local = {source_of(name): path for name, path in files.items()}
-    original = AssetFetcher.__init__
-
-    def with_local_files(self, *args, **kwargs):
-        original(self, *args, **{**kwargs, "local_files": local})
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(AssetFetcher, "__init__", with_local_files)
-        return render(parse_spec(raw), tmp_path, settings=offline_settings())
+    limits = Limits()
+    with LocalFileFetcher(tmp_path, local, settings=offline_settings(), max_bytes=limits.max_asset_bytes) as fetcher:
+        return render(parse_spec(raw, limits), tmp_path, fetcher=fetcher)
 
 
 def _leftovers(tmp_path):
@@ -198,9 +193,9 @@ def _speech_spec(starts):
 def _render_with_voice(tmp_path, raw, files, voice):
     local = {source_of(name): path for name, path in files.items()}
     settings = offline_settings()
-    with AssetFetcher(tmp_path, settings=settings, local_files=local) as fetcher:
+    with LocalFileFetcher(tmp_path, local, settings=settings, max_bytes=Limits().max_asset_bytes) as fetcher:
         synthesizer = SpeechSynthesizer(fetcher.dir, settings, providers={"espeak-ng": voice})
-        return render(parse_spec(raw), tmp_path / "out", fetcher=fetcher, synthesizer=synthesizer, settings=settings)
+        return render(parse_spec(raw, Limits()), tmp_path / "out", fetcher=fetcher, synthesizer=synthesizer)
 
 
 def test_speech_errors_come_after_asset_and_timeline_errors(media, tmp_path):

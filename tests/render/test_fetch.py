@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 
 from autovid.aws.clients import reset_clients
-from autovid.config import RenderSettings
-from autovid.errors import (
+from autovid.core.config import Limits, RenderSettings
+from autovid.core.errors import (
     AssetAccessDeniedError,
     AssetChangedError,
     AssetFetchError,
@@ -25,8 +25,8 @@ from autovid.errors import (
     TransientError,
     UpstreamUnavailableError,
 )
+from autovid.core.netguard import forbidden_reason, resolve_public
 from autovid.render.fetch import AssetFetcher
-from autovid.render.netguard import forbidden_reason, resolve_public
 
 BODY = b"x" * 5000
 
@@ -264,7 +264,9 @@ def test_every_download_is_fingerprinted(s3, server, tmp_path):
 def test_the_bytes_that_were_validated_are_accepted(s3, tmp_path):
     source = "s3://media/music/track one.mp3"
     settings = RenderSettings(ALLOW_LOOPBACK_FETCH=True)
-    with AssetFetcher(tmp_path, settings=settings, expected_digests={source: _sha256(BODY)}) as fetcher:
+    with AssetFetcher(
+        tmp_path, settings=settings, max_bytes=Limits().max_asset_bytes, expected_digests={source: _sha256(BODY)}
+    ) as fetcher:
         assert fetcher.fetch(source).read_bytes() == BODY
 
 
@@ -273,7 +275,9 @@ def test_an_asset_replaced_since_validation_is_refused(s3, server, tmp_path, sch
     source = "s3://media/music/track one.mp3" if scheme == "s3" else f"{server}/file.mp3"
     validated = _sha256(b"the file as it was when the job was validated")
     settings = RenderSettings(ALLOW_LOOPBACK_FETCH=True)
-    with AssetFetcher(tmp_path, settings=settings, expected_digests={source: validated}) as fetcher:
+    with AssetFetcher(
+        tmp_path, settings=settings, max_bytes=Limits().max_asset_bytes, expected_digests={source: validated}
+    ) as fetcher:
         with pytest.raises(AssetChangedError) as caught:
             fetcher.fetch(source, asset_id="bgm")
         assert isinstance(caught.value, PermanentError)

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autovid.errors import InvalidSpecError
+from autovid.core.config import Limits
+from autovid.core.errors import InvalidSpecError
 from autovid.render.graph import gain_expression
 from autovid.render.plan import Duck, build_plan, ducking_envelope, layout_playlist
 from autovid.spec import parse_spec
@@ -22,7 +23,8 @@ def _spec(timeline, playlist=("a",), loop=True):
             "backgroundMusic": {"playlist": list(playlist), "loop": loop},
             "timeline": timeline,
             "output": {"filename": "o.mp4"},
-        }
+        },
+        Limits(),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from render.media import ffmpeg
 
-from autovid.errors import InvalidAssetError
+from autovid.core.errors import InvalidAssetError
 from autovid.render.probe import probe, video_stream_duration
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from render.media import decode, ffmpeg, make_video, rms
 
-from autovid.render.cli import render_command
 from autovid.render.probe import probe
+from autovid_cli.offline_render import render_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS = REPO_ROOT.parent / "shared" / "reference" / "auto-vid"

@@ -13,8 +13,8 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from autovid.aws.clients import client, reset_clients
-from autovid.config import RenderSettings
-from autovid.errors import (
+from autovid.core.config import RenderSettings
+from autovid.core.errors import (
     InvalidTtsRequestError,
     InvalidVoiceError,
     PermanentError,

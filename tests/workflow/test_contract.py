@@ -10,9 +10,9 @@ import pytest
 from cfnlint.decode import decode_str
 from support import REPO_ROOT
 
-from autovid.config import Limits, RenderSettings, Settings, WebhookSettings
-from autovid.records import JobStatus
-from autovid.status import transition_update
+from autovid.core.config import Limits, RenderSettings, Settings, WebhookSettings
+from autovid.jobs.records import JobStatus
+from autovid.jobs.transitions import ClaimFor, transition_update
 from autovid.workflow.finalize_job import FinalizeStepInput
 from autovid.workflow.render_video import RenderStepInput
 from autovid.workflow.runner import FINALIZE, RENDER, UPLOAD, VALIDATE, StepInput
@@ -109,7 +109,7 @@ def test_every_lambda_task_retries_service_errors_and_transient_errors(asl: dict
 def test_mark_processing_uses_the_status_modules_rules(asl: dict) -> None:
     state = asl["States"]["MarkProcessing"]
     parameters = state["Parameters"]
-    expected = transition_update(JobStatus.PROCESSING, at="<at>", reason="workflow started", claim_for="<arn>")
+    expected = transition_update(JobStatus.PROCESSING, at="<at>", reason="workflow started", guards=[ClaimFor("<arn>")])
     assert parameters["UpdateExpression"] == expected.update_expression
     assert parameters["ConditionExpression"] == expected.condition_expression
     assert parameters["ExpressionAttributeNames"] == expected.names
@@ -152,7 +152,7 @@ def test_the_pipe_feeds_the_state_machine_from_the_job_queue(template: dict) -> 
 
 
 def _settings_names() -> set[str]:
-    """Every environment variable the code reads (all configuration goes through autovid.config)."""
+    """Every environment variable the code reads (all configuration goes through autovid.core.config)."""
     models = (Settings, Limits, RenderSettings, WebhookSettings)
     return {field.alias for model in models for field in model.model_fields.values()}
 
@@ -223,7 +223,7 @@ def test_status_events_that_cannot_be_applied_are_kept(template: dict) -> None:
 
 
 def test_the_status_sync_rule_takes_unsuccessful_ends_and_redrive_starts_only(template: dict[str, Any]) -> None:
-    from autovid_local.events import ExecutionStatusChange, matches, status_change_event
+    from sam_emulator.event_sources.rules import ExecutionStatusChange, matches, status_change_event
 
     function = template["Resources"]["SyncJobStatusFunction"]["Properties"]
     pattern = json.loads(json.dumps(function["Events"]["ExecutionStatusChange"]["Properties"]["Pattern"]))
@@ -255,7 +255,7 @@ def test_notify_webhook_gets_its_secret_and_the_ended_jobs_stream(template: dict
     assert stream["Stream"] == {"Fn::GetAtt": ["JobsTable", "StreamArn"]}
     table = template["Resources"]["JobsTable"]["Properties"]
     assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES", "notify compares old and new"
-    from autovid_local.events import matches
+    from sam_emulator.event_sources.rules import matches
 
     (only,) = stream["FilterCriteria"]["Filters"]
     pattern = json.loads(only["Pattern"])
@@ -272,7 +272,7 @@ def test_notify_webhook_gets_its_secret_and_the_ended_jobs_stream(template: dict
 def test_the_extra_output_buckets_are_all_the_upload_step_may_write_beyond_outputs(
     buckets: str, expected: list[str] | None
 ) -> None:
-    from autovid_local.template import Template
+    from sam_emulator.template.parser import Template
 
     resolved = Template.load(
         REPO_ROOT / "template.yaml",

@@ -10,12 +10,14 @@ import pytest
 from pydantic import ValidationError
 from support import minimal_spec
 
-from autovid import reconcile, sync
 from autovid.aws.jobs import JobsTable
-from autovid.config import Settings
-from autovid.records import JobStatus, iso, new_job_record, utc_now
+from autovid.core.clock import iso, utc_now
+from autovid.core.config import Limits, Settings
+from autovid.jobs import execution_sync as sync
+from autovid.jobs import reconcile
+from autovid.jobs.records import JobStatus, new_job_record
+from autovid.jobs.transitions import ACTIVE_STATUS_ATTRIBUTE, ACTIVE_STATUSES, JobStatusManager
 from autovid.spec import parse_spec
-from autovid.status import ACTIVE_STATUS_ATTRIBUTE, ACTIVE_STATUSES, JobStatusManager
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:"
 LONG_AGO = timedelta(minutes=20)
@@ -23,7 +25,7 @@ LONG_AGO = timedelta(minutes=20)
 
 @pytest.fixture
 def jobs(aws: dict) -> JobStatusManager:
-    return JobStatusManager(JobsTable(Settings.from_env().jobs_table))
+    return JobStatusManager(JobsTable(Settings().jobs_table))
 
 
 @pytest.fixture
@@ -36,9 +38,9 @@ def executions(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any] | No
 
 
 def stored_job(jobs: JobStatusManager, status: JobStatus, *, age: timedelta = LONG_AGO, run: str = "r") -> str:
-    record = new_job_record(parse_spec(minimal_spec()), ttl_seconds=3600, now=utc_now() - age)
+    record = new_job_record(parse_spec(minimal_spec(), Limits()), ttl_seconds=3600, now=utc_now() - age)
     record["status"] = status.value
-    if status in ACTIVE_STATUSES:  # as every status change through autovid.status sets it
+    if status in ACTIVE_STATUSES:  # as every status change through autovid.jobs.transitions sets it
         record[ACTIVE_STATUS_ATTRIBUTE] = status.value
     record["executionArn"] = ARN + run
     jobs.table.create(record)
@@ -154,7 +156,7 @@ def test_the_sample_events_work_with_the_handlers(aws: dict) -> None:
 
 
 def test_one_jobs_trouble_does_not_stop_the_sweep(jobs, executions, monkeypatch) -> None:
-    from autovid.errors import UpstreamUnavailableError
+    from autovid.core.errors import UpstreamUnavailableError
 
     throttled = stored_job(jobs, JobStatus.PROCESSING, age=timedelta(hours=2), run="throttled")
     fine = stored_job(jobs, JobStatus.PROCESSING, run="fine")

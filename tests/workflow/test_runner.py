@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from support import minimal_spec
 
-from autovid import sync
 from autovid.aws.jobs import JobsTable
-from autovid.config import Settings
-from autovid.errors import (
+from autovid.core.clock import parse_iso
+from autovid.core.config import Config, Limits, Settings
+from autovid.core.errors import (
     AssetNotFoundError,
     DownloadTimeoutError,
     InvalidTransitionError,
@@ -19,12 +19,13 @@ from autovid.errors import (
     TransientError,
     UpstreamUnavailableError,
 )
-from autovid.records import JobError, JobStatus, new_job_record, parse_iso
+from autovid.jobs import execution_sync as sync
+from autovid.jobs.destinations import destination_of
+from autovid.jobs.records import JobError, JobStatus, new_job_record
+from autovid.jobs.transitions import JobStatusManager
 from autovid.spec import parse_spec
-from autovid.status import JobStatusManager
 from autovid.workflow.render_video import ProgressReporter
 from autovid.workflow.runner import FINALIZE, RENDER, UPLOAD, VALIDATE, StepInput, StepRunner
-from autovid.workflow.upload_output import destination_of
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:run-1"
 OTHER_ARN = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:run-2"
@@ -32,11 +33,11 @@ OTHER_ARN = "arn:aws:states:us-east-1:123456789012:execution:VideoJob:run-2"
 
 @pytest.fixture
 def jobs(aws: dict) -> JobStatusManager:
-    return JobStatusManager(JobsTable(Settings.from_env().jobs_table))
+    return JobStatusManager(JobsTable(Settings().jobs_table))
 
 
 def stored_job(jobs: JobStatusManager, status: JobStatus, owner: str | None = ARN) -> str:
-    record = new_job_record(parse_spec(minimal_spec()), ttl_seconds=3600)
+    record = new_job_record(parse_spec(minimal_spec(), Limits()), ttl_seconds=3600)
     record["status"] = status.value
     if owner:
         record["executionArn"] = owner
@@ -64,7 +65,7 @@ def history(jobs: JobStatusManager, job_id: str) -> list[str]:
 
 def test_a_successful_step_returns_its_result_and_shows_progress(jobs: JobStatusManager) -> None:
     job_id = stored_job(jobs, JobStatus.PROCESSING)
-    assert StepRunner(VALIDATE, step(job_id)).run(lambda record: record["jobId"]) == job_id
+    assert StepRunner(VALIDATE, step(job_id), Config.from_env()).run(lambda record: record["jobId"]) == job_id
     record = jobs.get(job_id)
     assert record["status"] == "processing" and history(jobs, job_id) == []
     assert record["progress"]["state"] == VALIDATE
@@ -77,7 +78,7 @@ def test_transient_failure_with_retries_left_marks_retrying(jobs: JobStatusManag
         raise DownloadTimeoutError("asset 'music' timed out", asset_id="music")
 
     with pytest.raises(TransientError) as caught:
-        StepRunner(RENDER, step(job_id, retry_count=0)).run(flaky)
+        StepRunner(RENDER, step(job_id, retry_count=0), Config.from_env()).run(flaky)
     assert type(caught.value) is TransientError, "the state machine's Retry matches the exact name"
     assert str(caught.value) == "DownloadTimeoutError: asset 'music' timed out"
     record = jobs.get(job_id)
@@ -92,14 +93,14 @@ def test_transient_failure_with_retries_left_marks_retrying(jobs: JobStatusManag
 
 def test_the_next_attempt_resumes_processing(jobs: JobStatusManager) -> None:
     job_id = stored_job(jobs, JobStatus.RETRYING)
-    StepRunner(RENDER, step(job_id, retry_count=1)).run(lambda record: None)
+    StepRunner(RENDER, step(job_id, retry_count=1), Config.from_env()).run(lambda record: None)
     assert history(jobs, job_id) == ["processing"]
     assert jobs.get(job_id)["statusHistory"][-1]["reason"] == "RenderVideo attempt 2"
 
 
 def test_an_attempt_that_died_silently_is_recorded_as_a_retry(jobs: JobStatusManager) -> None:
     job_id = stored_job(jobs, JobStatus.PROCESSING)
-    StepRunner(RENDER, step(job_id, retry_count=2)).run(lambda record: None)
+    StepRunner(RENDER, step(job_id, retry_count=2), Config.from_env()).run(lambda record: None)
     assert history(jobs, job_id) == ["retrying", "processing"]
     assert jobs.get(job_id)["statusHistory"][-2]["reason"] == "RenderVideo attempt 2 ended without a result"
 
@@ -113,7 +114,7 @@ def test_every_transient_failure_marks_retrying_and_leaves_the_verdict_to_step_f
         raise DownloadTimeoutError("still down")
 
     with pytest.raises(TransientError):
-        StepRunner(RENDER, step(job_id, retry_count=3)).run(flaky)
+        StepRunner(RENDER, step(job_id, retry_count=3), Config.from_env()).run(flaky)
     record = jobs.get(job_id)
     assert history(jobs, job_id) == ["processing", "retrying"]
     assert record["attempts"] == 4
@@ -127,7 +128,7 @@ def test_a_permanent_failure_marks_failed_naming_the_state(jobs: JobStatusManage
         raise AssetNotFoundError("asset 'music': s3://bucket/assets/music.mp3 does not exist", asset_id="music")
 
     with pytest.raises(PermanentError) as caught:
-        StepRunner(VALIDATE, step(job_id)).run(missing)
+        StepRunner(VALIDATE, step(job_id), Config.from_env()).run(missing)
     assert type(caught.value) is PermanentError
     record = jobs.get(job_id)
     assert record["status"] == "failed"
@@ -143,14 +144,14 @@ def test_a_bug_marks_failed_without_leaking_details(jobs: JobStatusManager) -> N
         raise KeyError("secret-internal-key")
 
     with pytest.raises(KeyError):
-        StepRunner(RENDER, step(job_id)).run(buggy)
+        StepRunner(RENDER, step(job_id), Config.from_env()).run(buggy)
     error = jobs.get(job_id)["error"]
     assert error == {"type": "InternalError", "message": "RenderVideo failed unexpectedly (KeyError)", "state": RENDER}
 
 
 def test_a_redriven_step_goes_through_retrying(jobs: JobStatusManager) -> None:
     job_id = stored_job(jobs, JobStatus.FAILED)
-    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda record: None)
+    StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(lambda record: None)
     record = jobs.get(job_id)
     assert history(jobs, job_id) == ["retrying", "processing"]
     assert (record["statusHistory"][-2]["reason"], record["statusHistory"][-2]["redriveCount"]) == ("redrive", 1)
@@ -167,7 +168,7 @@ def test_a_late_step_of_a_stopped_run_cannot_reopen_its_failed_job(
     jobs.mark_failed(job_id, JobError(type="ExecutionAborted", message="the workflow was stopped", state=RENDER))
     before = jobs.get(job_id)
     with pytest.raises(PermanentError, match="StaleRunError: .* was not redriven since"):
-        StepRunner(RENDER, step(job_id, retry_count=1, redrive_count=redrive_count)).run(
+        StepRunner(RENDER, step(job_id, retry_count=1, redrive_count=redrive_count), Config.from_env()).run(
             lambda record: pytest.fail("a stale run must not render")
         )
     assert jobs.get(job_id) == before, "nothing recorded: the job stays failed, with its error"
@@ -177,7 +178,9 @@ def test_a_step_of_a_run_from_before_a_redrive_changes_nothing(jobs: JobStatusMa
     """StopExecution, then a redrive, while the first run's Lambda still runs: whatever that
     Lambda does later, the redriven run keeps the job."""
     job_id = stored_job(jobs, JobStatus.FAILED)
-    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda record: None)  # redrive 1 took it back
+    StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(
+        lambda record: None
+    )  # redrive 1 took it back
     before = jobs.get(job_id)
 
     def fails(error: Exception):
@@ -186,7 +189,7 @@ def test_a_step_of_a_run_from_before_a_redrive_changes_nothing(jobs: JobStatusMa
 
         return work
 
-    old_run = StepRunner(RENDER, step(job_id, redrive_count=0))
+    old_run = StepRunner(RENDER, step(job_id, redrive_count=0), Config.from_env())
     old_run._claim = lambda: before  # it had claimed the job before the stop
     with pytest.raises(PermanentError):
         old_run.run(fails(AssetNotFoundError("gone")))
@@ -194,16 +197,20 @@ def test_a_step_of_a_run_from_before_a_redrive_changes_nothing(jobs: JobStatusMa
         old_run.run(fails(DownloadTimeoutError("reset")))
     assert jobs.get(job_id) == before, "the old run's failures are not recorded"
     with pytest.raises(PermanentError, match="StaleRunError: .* this step is of run 0"):
-        StepRunner(UPLOAD, step(job_id, redrive_count=0)).run(lambda record: pytest.fail("must not run"))
+        StepRunner(UPLOAD, step(job_id, redrive_count=0), Config.from_env()).run(
+            lambda record: pytest.fail("must not run")
+        )
     assert jobs.get(job_id) == before
-    StepRunner(UPLOAD, step(job_id, redrive_count=1)).run(lambda record: None)  # the redriven run goes on
+    StepRunner(UPLOAD, step(job_id, redrive_count=1), Config.from_env()).run(
+        lambda record: None
+    )  # the redriven run goes on
     assert jobs.get(job_id)["status"] == "processing"
 
 
 def test_an_execution_from_before_steps_received_the_context_can_still_be_redriven(jobs: JobStatusManager) -> None:
     """A redrive keeps the definition the execution started with: its steps get no $$.Execution."""
     job_id = stored_job(jobs, JobStatus.FAILED)
-    StepRunner(RENDER, step(job_id, legacy=True)).run(lambda record: None)
+    StepRunner(RENDER, step(job_id, legacy=True), Config.from_env()).run(lambda record: None)
     record = jobs.get(job_id)
     assert history(jobs, job_id) == ["retrying", "processing"]
     assert (record["statusHistory"][-2]["reason"], record["redriveCount"]) == ("redrive", 1)
@@ -216,13 +223,15 @@ def test_each_redrive_takes_the_job_back_once(jobs: JobStatusManager) -> None:
     def still_broken(_record: dict) -> None:
         raise AssetNotFoundError("the asset is still missing")
 
-    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda record: None)
+    StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(lambda record: None)
     with pytest.raises(PermanentError):
-        StepRunner(UPLOAD, step(job_id, redrive_count=1)).run(still_broken)
+        StepRunner(UPLOAD, step(job_id, redrive_count=1), Config.from_env()).run(still_broken)
     assert jobs.get(job_id)["status"] == "failed"
     with pytest.raises(PermanentError, match="StaleRunError"):
-        StepRunner(UPLOAD, step(job_id, redrive_count=1)).run(lambda record: None)  # redrive 1's late step
-    StepRunner(UPLOAD, step(job_id, redrive_count=2)).run(lambda record: None)
+        StepRunner(UPLOAD, step(job_id, redrive_count=1), Config.from_env()).run(
+            lambda record: None
+        )  # redrive 1's late step
+    StepRunner(UPLOAD, step(job_id, redrive_count=2), Config.from_env()).run(lambda record: None)
     record = jobs.get(job_id)
     assert history(jobs, job_id) == ["retrying", "processing", "failed", "retrying", "processing"]
     retries = [(h["reason"], h.get("redriveCount")) for h in record["statusHistory"] if h["status"] == "retrying"]
@@ -239,7 +248,7 @@ def test_a_late_transient_failure_cannot_reopen_a_failed_job(jobs: JobStatusMana
         raise DownloadTimeoutError("connection reset")
 
     with pytest.raises(TransientError):
-        StepRunner(RENDER, step(job_id)).run(aborted_then_flaky)
+        StepRunner(RENDER, step(job_id), Config.from_env()).run(aborted_then_flaky)
     record = jobs.get(job_id)
     assert record["status"] == "failed"
     assert history(jobs, job_id) == ["failed"]
@@ -260,7 +269,7 @@ def test_a_step_of_another_execution_cannot_fail_the_job(jobs: JobStatusManager)
         raise AssetNotFoundError("gone")
 
     with pytest.raises(PermanentError):
-        StepRunner(RENDER, step(job_id)).run(taken_over_then_broken)
+        StepRunner(RENDER, step(job_id), Config.from_env()).run(taken_over_then_broken)
     assert jobs.get(job_id)["status"] == "processing"
 
 
@@ -271,9 +280,9 @@ def test_a_new_attempt_clears_the_previous_attempts_error(jobs: JobStatusManager
         raise DownloadTimeoutError("attempt 1 failed")
 
     with pytest.raises(TransientError):
-        StepRunner(RENDER, step(job_id, retry_count=0)).run(flaky)
+        StepRunner(RENDER, step(job_id, retry_count=0), Config.from_env()).run(flaky)
     assert jobs.get(job_id)["lastError"]["message"] == "attempt 1 failed"
-    StepRunner(RENDER, step(job_id, retry_count=1)).run(lambda record: None)
+    StepRunner(RENDER, step(job_id, retry_count=1), Config.from_env()).run(lambda record: None)
     assert jobs.get(job_id)["lastError"] is None
 
 
@@ -281,16 +290,19 @@ def test_a_job_owned_by_another_execution_is_not_touched(jobs: JobStatusManager)
     job_id = stored_job(jobs, JobStatus.PROCESSING, owner=OTHER_ARN)
     before = jobs.get(job_id)
     with pytest.raises(PermanentError, match="JobOwnedElsewhereError"):
-        StepRunner(RENDER, step(job_id)).run(lambda record: pytest.fail("must not run"))
+        StepRunner(RENDER, step(job_id), Config.from_env()).run(lambda record: pytest.fail("must not run"))
     assert jobs.get(job_id) == before
 
 
 def test_a_completed_job_is_final(jobs: JobStatusManager) -> None:
     job_id = stored_job(jobs, JobStatus.COMPLETED)
     before = jobs.get(job_id)
-    assert StepRunner(FINALIZE, step(job_id, retry_count=1)).run(lambda record: record["status"]) == "completed"
+    assert (
+        StepRunner(FINALIZE, step(job_id, retry_count=1), Config.from_env()).run(lambda record: record["status"])
+        == "completed"
+    )
     with pytest.raises(PermanentError, match="already completed"):
-        StepRunner(RENDER, step(job_id)).run(lambda record: pytest.fail("must not run"))
+        StepRunner(RENDER, step(job_id), Config.from_env()).run(lambda record: pytest.fail("must not run"))
     assert jobs.get(job_id) == before
 
 
@@ -314,11 +326,11 @@ def test_progress_is_not_written_for_another_execution(jobs: JobStatusManager) -
 
 def test_progress_is_not_written_for_a_run_from_before_a_redrive(jobs: JobStatusManager) -> None:
     job_id = stored_job(jobs, JobStatus.FAILED)
-    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda record: None)
+    StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(lambda record: None)
     shown = jobs.get(job_id)["progress"]
-    ProgressReporter(jobs, job_id, ARN, from_redrive=0)(50)  # the stopped run's render, still going
+    ProgressReporter(jobs, job_id, ARN, redrive_count=0)(50)  # the stopped run's render, still going
     assert jobs.get(job_id)["progress"] == shown
-    ProgressReporter(jobs, job_id, ARN, from_redrive=1)(50)
+    ProgressReporter(jobs, job_id, ARN, redrive_count=1)(50)
     assert jobs.get(job_id)["progress"]["percent"] == 50
 
 
@@ -335,7 +347,7 @@ def test_destination(destination: str | None, expected: tuple[str, str]) -> None
     raw = minimal_spec()
     if destination:
         raw["output"]["destination"] = destination
-    assert destination_of(parse_spec(raw), "JOB", "managed") == expected
+    assert destination_of(parse_spec(raw, Limits()), "JOB", "managed") == expected
 
 
 # --- status sync ---------------------------------------------------------------------------
@@ -392,9 +404,9 @@ def test_sync_does_not_blame_an_earlier_attempts_error_for_a_timeout(jobs: JobSt
         raise DownloadTimeoutError("attempt 1: connection reset")
 
     with pytest.raises(TransientError):
-        StepRunner(RENDER, step(job_id, retry_count=0)).run(flaky)
+        StepRunner(RENDER, step(job_id, retry_count=0), Config.from_env()).run(flaky)
     # Attempt 2 starts, then its Lambda times out: Step Functions does not retry States.Timeout.
-    StepRunner(RENDER, step(job_id, retry_count=1)).run(lambda record: None)
+    StepRunner(RENDER, step(job_id, retry_count=1), Config.from_env()).run(lambda record: None)
     cause = json.dumps({"errorMessage": "Task timed out after 900.00 seconds"})
     sync.sync_job_status(change("FAILED", job_id, error="Sandbox.Timedout", cause=cause), jobs.table)
     assert jobs.get(job_id)["error"] == {
@@ -420,7 +432,7 @@ def test_sync_marks_failed_with_the_steps_last_error_when_retries_run_out(
         raise DownloadTimeoutError("asset 'music': connection reset", asset_id="music")
 
     with pytest.raises(TransientError):
-        StepRunner(RENDER, step(job_id, retry_count=3)).run(flaky)
+        StepRunner(RENDER, step(job_id, retry_count=3), Config.from_env()).run(flaky)
     cause = json.dumps({"errorType": "TransientError", "errorMessage": "DownloadTimeoutError: ..."})
     sync.sync_job_status(change("FAILED", job_id, error="TransientError", cause=cause), jobs.table)
     record = jobs.get(job_id)
@@ -435,7 +447,9 @@ def test_sync_marks_failed_with_the_steps_last_error_when_retries_run_out(
 def test_sync_ignores_news_older_than_the_job(jobs: JobStatusManager, failed_at: None) -> None:
     """A late FAILED event must not undo a redrive that already brought the job back."""
     job_id = stored_job(jobs, JobStatus.RETRYING)
-    StepRunner(RENDER, step(job_id, retry_count=1)).run(lambda r: None)  # the redriven step is running
+    StepRunner(RENDER, step(job_id, retry_count=1), Config.from_env()).run(
+        lambda r: None
+    )  # the redriven step is running
     stopped_before = int(parse_iso(jobs.get(job_id)["statusHistory"][0]["at"]).timestamp() * 1000)
     outcome = sync.sync_job_status(change("FAILED", job_id, stopDate=stopped_before), jobs.table)
     assert outcome.startswith("ignored")
@@ -444,7 +458,9 @@ def test_sync_ignores_news_older_than_the_job(jobs: JobStatusManager, failed_at:
 
 def test_sync_ignores_a_failure_from_before_a_redrive(jobs: JobStatusManager, failed_at: None) -> None:
     job_id = stored_job(jobs, JobStatus.FAILED)
-    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)  # redrive 1: the step runs again
+    StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(
+        lambda r: None
+    )  # redrive 1: the step runs again
     outcome = sync.sync_job_status(change("FAILED", job_id, redriveCount=0), jobs.table)
     assert outcome == f"ignored: job {job_id} was redriven after this run stopped"
     assert jobs.get(job_id)["status"] == "processing"
@@ -457,7 +473,9 @@ def test_a_late_event_cannot_fail_a_redrive_that_found_the_job_still_retrying(
     or waiting in the dead-letter queue) and the operator redrives first."""
     job_id = stored_job(jobs, JobStatus.RETRYING)
     stopped_at = int(parse_iso(jobs.get(job_id)["updatedAt"]).timestamp() * 1000)
-    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)  # the redriven step claims the job
+    StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(
+        lambda r: None
+    )  # the redriven step claims the job
     assert jobs.get(job_id)["redriveCount"] == 1, "the redrive is counted although the job was not failed"
     outcome = sync.sync_job_status(change("FAILED", job_id, stopDate=stopped_at, redriveCount=0), jobs.table)
     assert outcome.startswith("ignored")
@@ -476,7 +494,7 @@ def test_sync_fails_a_job_whose_stopped_step_recorded_a_retry_afterwards(
         raise DownloadTimeoutError("connection reset")
 
     with pytest.raises(TransientError):
-        StepRunner(RENDER, step(job_id)).run(flaky)  # after the stop, before the event arrives
+        StepRunner(RENDER, step(job_id), Config.from_env()).run(flaky)  # after the stop, before the event arrives
     assert jobs.get(job_id)["status"] == "retrying"
     sync.sync_job_status(change("ABORTED", job_id, stopDate=stopped_at, redriveCount=0), jobs.table)
     record = jobs.get(job_id)
@@ -514,7 +532,9 @@ def test_sync_marks_a_redriven_job_retrying_before_its_step_runs(
         "reason": "redrive",
         "redriveCount": 1,
     }
-    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)  # the redriven step then runs
+    StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(
+        lambda r: None
+    )  # the redriven step then runs
     assert [h["status"] for h in jobs.get(job_id)["statusHistory"]][-2:] == ["retrying", "processing"]
     assert [h["status"] for h in jobs.get(job_id)["statusHistory"]].count("retrying") == 1, "recorded once"
 
@@ -523,7 +543,7 @@ def test_sync_leaves_a_redrive_the_step_already_recorded(
     jobs: JobStatusManager, failed_at: None, live_execution: dict
 ) -> None:
     job_id = stored_job(jobs, JobStatus.FAILED)
-    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)  # the step was first
+    StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(lambda r: None)  # the step was first
     before = jobs.get(job_id)
     assert sync.sync_job_status(change("RUNNING", job_id, redriveCount=1), jobs.table).startswith("ignored")
     assert jobs.get(job_id) == before
@@ -551,7 +571,7 @@ def test_a_redriven_step_goes_on_when_status_sync_recorded_the_redrive_since_its
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(JobStatusManager, "mark_redriven", sync_first)
-    StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)
+    StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(lambda r: None)
     record = jobs.get(job_id)
     assert (record["status"], record["redriveCount"]) == ("processing", 1)
     assert [h["status"] for h in record["statusHistory"]].count("retrying") == 1
@@ -571,7 +591,7 @@ def test_a_step_of_a_run_redriven_again_since_its_read_stops(
 
     monkeypatch.setattr(JobStatusManager, "mark_redriven", redriven_twice_meanwhile)
     with pytest.raises(PermanentError):
-        StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)
+        StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(lambda r: None)
     assert jobs.get(job_id)["redriveCount"] == 2
 
 
@@ -609,5 +629,5 @@ def test_a_redrive_write_refused_for_another_reason_fails_the_step(
 
     monkeypatch.setattr(JobStatusManager, "mark_redriven", taken_over)
     with pytest.raises(InvalidTransitionError):
-        StepRunner(RENDER, step(job_id, redrive_count=1)).run(lambda r: None)
+        StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(lambda r: None)
     assert jobs.get(job_id)["status"] == "failed"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from support import minimal_spec
 
-from autovid.config import Limits
-from autovid.errors import ForbiddenDestinationError, InvalidAssetError
+from autovid.core.config import Limits, RenderSettings
+from autovid.core.errors import ForbiddenDestinationError, InvalidAssetError
 from autovid.render.engine import ProbedAssets
 from autovid.render.probe import MediaInfo, StreamInfo
 from autovid.spec import parse_spec
@@ -43,7 +43,7 @@ def test_destinations_under_outputs_are_allowed(destination: str | None) -> None
     raw = minimal_spec()
     if destination:
         raw["output"]["destination"] = destination
-    check_destination(parse_spec(raw), BUCKET)
+    check_destination(parse_spec(raw, Limits()), BUCKET)
 
 
 @pytest.mark.parametrize(
@@ -54,13 +54,13 @@ def test_destinations_elsewhere_are_refused_before_rendering(destination: str) -
     raw = minimal_spec()
     raw["output"]["destination"] = destination
     with pytest.raises(ForbiddenDestinationError) as caught:
-        check_destination(parse_spec(raw), BUCKET)
+        check_destination(parse_spec(raw, Limits()), BUCKET)
     assert caught.value.field == "output.destination"
     assert f"s3://{BUCKET}/outputs/" in caught.value.message
 
 
 def test_video_limits_name_the_asset_and_the_limit() -> None:
-    spec = parse_spec(minimal_spec())
+    spec = parse_spec(minimal_spec(), Limits())
     limits = Limits(MAX_VIDEO_SECONDS=60, MAX_VIDEO_PIXELS=1920 * 1080)
     check_media_limits(spec, probed(duration=59.0), limits)
     with pytest.raises(InvalidAssetError, match="61.0 s long; the limit is 60 s") as caught:
@@ -74,7 +74,7 @@ def test_the_plan_lays_out_the_playlist_and_resolves_speech(monkeypatch: pytest.
     monkeypatch.setenv("TTS_PROVIDER", "espeak-ng")
     raw = minimal_spec()
     raw["backgroundMusic"]["crossfadeDuration"] = 1.0
-    plan = plan_summary(parse_spec(raw), probed(duration=10.0))
+    plan = plan_summary(parse_spec(raw, Limits()), probed(duration=10.0), RenderSettings())
     assert [slot.assetId for slot in plan.music] == ["music"] * 4, "a 4 s track loops over 10 s"
     assert plan.music[1].offset == pytest.approx(3.0) and plan.music[1].fadeIn == pytest.approx(1.0)
     assert [(s.index, s.provider, s.voiceId) for s in plan.speech] == [(0, "espeak-ng", "Joanna")]

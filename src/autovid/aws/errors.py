@@ -19,7 +19,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from autovid.errors import DownloadTimeoutError, PermanentError, UpstreamUnavailableError
+from autovid.core.errors import DownloadTimeoutError, PermanentError, UpstreamUnavailableError
 
 # The throttling codes botocore's standard retry mode treats as retryable, plus request timeouts
 # that AWS answers with a 4xx status (S3's RequestTimeout is a 400).

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from autovid.aws.clients import client
 from autovid.aws.errors import aws_call
-from autovid.errors import JobAlreadyExistsError
+from autovid.core.errors import JobAlreadyExistsError
 
 
 class _PlainNumberDeserializer(TypeDeserializer):

@@ -8,7 +8,7 @@ from botocore.exceptions import (
 
 from autovid.aws.clients import client
 from autovid.aws.errors import AwsRequestError, aws_call, is_transient
-from autovid.errors import (
+from autovid.core.errors import (
     InvalidTtsRequestError,
     InvalidVoiceError,
     UpstreamUnavailableError,

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 
 from autovid.aws.clients import client
 from autovid.aws.errors import aws_call
-from autovid.errors import UpstreamUnavailableError
+from autovid.core.errors import UpstreamUnavailableError
 
 SECRET_CACHE_SECONDS = 300
 

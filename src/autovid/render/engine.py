@@ -11,8 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from autovid.config import RenderSettings
-from autovid.errors import AutoVidError, InvalidAssetError, RenderFailedError
+from autovid.core.errors import AutoVidError, InvalidAssetError, RenderFailedError
 from autovid.render.fetch import AssetFetcher
 from autovid.render.ffmpeg import ffmpeg_exe
 from autovid.render.graph import RenderInputs, build_ffmpeg_job
@@ -100,62 +99,55 @@ def render(
     workdir: str | Path,
     progress_callback: ProgressCallback | None = None,
     *,
-    fetcher: AssetFetcher | None = None,
+    fetcher: AssetFetcher,
     synthesizer: SpeechSynthesizer | None = None,
-    settings: RenderSettings | None = None,
 ) -> RenderResult:
-    """Render ``spec`` to ``workdir / spec.output.filename``. Temporary files are removed on every path.
+    """Render ``spec`` to ``workdir / spec.output.filename`` with the assets ``fetcher`` gets (the
+    caller closes it). Speech comes from ``synthesizer``, by default one configured like the fetcher.
 
     ``progress_callback`` receives whole percentages 0-100, increasing, from ffmpeg's progress.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    settings = settings or RenderSettings.from_env()
-    owned = fetcher is None
-    fetcher = fetcher or AssetFetcher(workdir, settings=settings)
-    try:
-        report = _Progress(progress_callback)
-        report(0)
-        synthesizer = synthesizer or SpeechSynthesizer(fetcher.dir, settings)
-        assets, tts = _probe_and_synthesize(spec, fetcher, synthesizer)
-        video_audio = assets.video.audio
-        plan = build_plan(
-            spec,
-            video_duration=assets.video.duration,
-            video_sample_rate=video_audio.sample_rate if video_audio else None,
-            video_has_audio=video_audio is not None,
-            asset_durations={asset_id: info.duration for asset_id, info in assets.audio.items()},
-            tts_durations={i: speech.duration for i, speech in tts.items()},
-        )
-        output = workdir / spec.output.filename
-        script = fetcher.dir / "filtergraph.txt"
-        job = build_ffmpeg_job(
-            plan,
-            RenderInputs(
-                video=assets.video.path,
-                video_stream_index=assets.video.video.index,  # type: ignore[union-attr]
-                audio_assets={asset_id: info.path for asset_id, info in assets.audio.items()},
-                tts={i: speech.path for i, speech in tts.items()},
-            ),
-            spec.output.encoding,
-            video_codec=assets.video.video.codec,  # type: ignore[union-attr]
-            video_has_audio=video_audio is not None,
-            filter_script_path=script,
-            output_path=output,
-        )
-        script.write_text(job.filter_script)
-        run_with_progress(job.args, plan.duration, report, log_path=fetcher.dir / "ffmpeg.log")
-        report(100)
-        return RenderResult(
-            output_path=output,
-            duration=plan.duration,
-            size_bytes=output.stat().st_size,
-            video_copied=not job.reencode_video,
-            plan=plan,
-        )
-    finally:
-        if owned:
-            fetcher.close()
+    report = _Progress(progress_callback)
+    report(0)
+    synthesizer = synthesizer or SpeechSynthesizer(fetcher.dir, fetcher.settings)
+    assets, tts = _probe_and_synthesize(spec, fetcher, synthesizer)
+    video_audio = assets.video.audio
+    plan = build_plan(
+        spec,
+        video_duration=assets.video.duration,
+        video_sample_rate=video_audio.sample_rate if video_audio else None,
+        video_has_audio=video_audio is not None,
+        asset_durations={asset_id: info.duration for asset_id, info in assets.audio.items()},
+        tts_durations={i: speech.duration for i, speech in tts.items()},
+    )
+    output = workdir / spec.output.filename
+    script = fetcher.dir / "filtergraph.txt"
+    job = build_ffmpeg_job(
+        plan,
+        RenderInputs(
+            video=assets.video.path,
+            video_stream_index=assets.video.video.index,  # type: ignore[union-attr]
+            audio_assets={asset_id: info.path for asset_id, info in assets.audio.items()},
+            tts={i: speech.path for i, speech in tts.items()},
+        ),
+        spec.output.encoding,
+        video_codec=assets.video.video.codec,  # type: ignore[union-attr]
+        video_has_audio=video_audio is not None,
+        filter_script_path=script,
+        output_path=output,
+    )
+    script.write_text(job.filter_script)
+    run_with_progress(job.args, plan.duration, report, log_path=fetcher.dir / "ffmpeg.log")
+    report(100)
+    return RenderResult(
+        output_path=output,
+        duration=plan.duration,
+        size_bytes=output.stat().st_size,
+        video_copied=not job.reencode_video,
+        plan=plan,
+    )
 
 
 def run_with_progress(args: list[str], duration: float, report: Callable[[int], None], *, log_path: Path) -> None:

@@ -29,8 +29,8 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from autovid.config import Limits, RenderSettings
-from autovid.errors import (
+from autovid.core.config import RenderSettings
+from autovid.core.errors import (
     AssetAccessDeniedError,
     AssetChangedError,
     AssetFetchError,
@@ -41,8 +41,8 @@ from autovid.errors import (
     ForbiddenSourceError,
     UpstreamUnavailableError,
 )
-from autovid.render.netguard import Resolver, resolve_public
-from autovid.spec import split_s3_uri
+from autovid.core.netguard import Resolver, resolve_public
+from autovid.core.s3_uri import split_s3_uri
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
@@ -66,19 +66,17 @@ class AssetFetcher:
         self,
         parent_dir: Path | None = None,
         *,
-        settings: RenderSettings | None = None,
-        max_bytes: int | None = None,
+        settings: RenderSettings,
+        max_bytes: int,
         resolver: Resolver | None = None,
         s3_download: S3Downloader | None = None,
-        local_files: dict[str, Path] | None = None,
         ca_certs: str | None = None,
         expected_digests: Mapping[str, str] | None = None,
     ):
-        self.settings = settings or RenderSettings.from_env()
-        self.max_bytes = max_bytes if max_bytes is not None else Limits.from_env().max_asset_bytes
+        self.settings = settings
+        self.max_bytes = max_bytes
         self.resolver = resolver
         self.s3_download = s3_download or _default_s3_download
-        self.local_files = dict(local_files or {})  # source -> path, for offline renders
         self.ca_certs = ca_certs
         if parent_dir is not None:
             Path(parent_dir).mkdir(parents=True, exist_ok=True)
@@ -100,12 +98,6 @@ class AssetFetcher:
         """A local path holding ``source``; the same source is downloaded once per job."""
         if source in self._cache:
             return self._cache[source]
-        if source in self.local_files:
-            path = self.local_files[source]
-            if not path.is_file():
-                raise AssetNotFoundError(f"{path} does not exist", asset_id=asset_id)
-            self._cache[source] = path
-            return path
         dest = self.dir / f"{uuid.uuid4().hex}{_suffix(source)}"
         try:
             scheme = urlsplit(source).scheme.lower()

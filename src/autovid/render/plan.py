@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autovid.errors import FieldError, InvalidSpecError
+from autovid.core.errors import FieldError, InvalidSpecError
 from autovid.spec import JobSpec, TtsEvent
 
 DEFAULT_SAMPLE_RATE = 48_000

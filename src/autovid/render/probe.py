@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from autovid.errors import InvalidAssetError
+from autovid.core.errors import InvalidAssetError
 from autovid.render.ffmpeg import run_ffmpeg
 
 _DURATION = re.compile(r"^\s*Duration: (N/A|(\d+):(\d{2}):(\d{2}(?:\.\d+)?))", re.MULTILINE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from autovid.aws import storage
-from autovid.records import JobOutput, JobStatus
+from autovid.jobs.records import JobOutput, JobStatus
 from autovid.workflow.runner import StepInput, StepRunner, work_prefix
 
 

@@ -12,10 +12,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from autovid.aws import storage
-from autovid.errors import AutoVidError
+from autovid.core.errors import AutoVidError
+from autovid.jobs.transitions import JobStatusManager
 from autovid.render.engine import render
 from autovid.render.fetch import AssetFetcher
-from autovid.status import JobStatusManager
 from autovid.workflow.runner import RENDER, StepInput, StepRunner, stored_spec, work_prefix
 from autovid.workflow.validate_job import RenderPlanSummary, expected_digests
 
@@ -48,10 +48,10 @@ class ProgressReporter:
         job_id: str,
         execution_arn: str,
         interval: float = 1.0,
-        from_redrive: int | None = None,
+        redrive_count: int | None = None,
     ):
         self.jobs, self.job_id, self.execution_arn, self.interval = jobs, job_id, execution_arn, interval
-        self.from_redrive = from_redrive
+        self.redrive_count = redrive_count
         self.last_write = 0.0
 
     def __call__(self, percent: int) -> None:
@@ -61,7 +61,7 @@ class ProgressReporter:
         self.last_write = now
         try:
             self.jobs.record_progress(
-                self.job_id, self.execution_arn, state=RENDER, percent=percent, from_redrive=self.from_redrive
+                self.job_id, self.execution_arn, state=RENDER, percent=percent, redrive_count=self.redrive_count
             )
         except AutoVidError:
             # Progress is for display; a failed write must not fail or retry the render.
@@ -69,15 +69,19 @@ class ProgressReporter:
 
 
 def render_job(record: dict[str, Any], runner: StepRunner, plan: RenderPlanSummary | None = None) -> RenderOutput:
-    spec = stored_spec(record)
+    config = runner.config
+    spec = stored_spec(record, config.limits)
     job_id = record["jobId"]
     progress = ProgressReporter(
-        runner.jobs, job_id, runner.input.execution_arn, from_redrive=runner.input.redrive_count
+        runner.jobs, job_id, runner.input.execution_arn, redrive_count=runner.input.redrive_count
     )
     workdir = Path(tempfile.mkdtemp(prefix="autovid-render-"))
     pinned = expected_digests(spec, plan) if plan else {}
+    fetcher = AssetFetcher(
+        workdir, settings=config.render, max_bytes=config.limits.max_asset_bytes, expected_digests=pinned
+    )
     try:
-        with AssetFetcher(workdir, expected_digests=pinned) as fetcher:
+        with fetcher:
             result = render(spec, workdir, progress, fetcher=fetcher)
         key = f"{work_prefix(job_id)}{spec.output.filename}"
         storage.upload_file(result.output_path, runner.settings.bucket_name, key)

@@ -27,11 +27,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from autovid.aws.jobs import JobsTable
-from autovid.config import Settings
-from autovid.errors import AutoVidError, InvalidTransitionError, PermanentError, TransientError
-from autovid.records import JobError, JobStatus
+from autovid.core.config import Config, Limits
+from autovid.core.errors import AutoVidError, InvalidTransitionError, PermanentError, TransientError
+from autovid.jobs.records import JobError, JobStatus
+from autovid.jobs.transitions import JobStatusManager, run_guards
 from autovid.spec import JobSpec, parse_spec
-from autovid.status import JobStatusManager
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,14 @@ def error_of(exc: BaseException, state: str) -> JobError:
 class StepRunner:
     """Runs one step for one job, with the bookkeeping described in the module docstring."""
 
-    def __init__(self, state: str, step_input: StepInput, settings: Settings | None = None):
+    def __init__(self, state: str, step_input: StepInput, config: Config):
         self.state = state
         self.input = step_input
-        self.settings = settings or Settings.from_env()
+        self.config = config
+        self.settings = config.settings
         self.jobs = JobStatusManager(JobsTable(self.settings.jobs_table))
+        # Every write of this run: it claims the job, and a run the job has moved past changes nothing.
+        self.guards = run_guards(step_input.execution_arn, step_input.redrive_count)
 
     def run(self, work: Callable[[dict[str, Any]], T]) -> T:
         try:
@@ -115,93 +118,109 @@ class StepRunner:
             raise
 
     def _claim(self) -> dict[str, Any]:
-        job_id = self.input.job_id
-        record = self.jobs.get(job_id)
+        """The job's record, brought to ``processing`` for this run (see the module docstring)."""
+        record = self.jobs.get(self.input.job_id)
+        status = self._check_may_run(record)
+        if status is JobStatus.COMPLETED:
+            return record  # FinalizeJob again, after the job was completed
+        recorded_redrives = int(record.get("redriveCount") or 0)
+        if status is JobStatus.FAILED:
+            status = self._take_back_after_redrive(recorded_redrives)
+        elif status is JobStatus.PROCESSING and self.input.retry_count > 0:
+            status = self._note_silent_failure()
+        if status is JobStatus.RETRYING:
+            record = self._resume(recorded_redrives)
+        self.jobs.record_progress(
+            self.input.job_id,
+            self.input.execution_arn,
+            state=self.state,
+            percent=None,
+            redrive_count=self.input.redrive_count,
+        )
+        return record
+
+    def _check_may_run(self, record: dict[str, Any]) -> JobStatus:
+        """The job's status, or the error saying why this step must leave the job alone."""
+        job_id, arn = self.input.job_id, self.input.execution_arn
         owner = record.get("executionArn")
-        if owner and owner != self.input.execution_arn:
+        if owner and owner != arn:
             raise JobOwnedElsewhereError(f"job {job_id} is handled by {owner}")
         status = JobStatus(record["status"])
         if status is JobStatus.COMPLETED:
-            if self.state == FINALIZE:
-                return record
-            raise JobAlreadyFinishedError(f"job {job_id} is already completed")
-        arn = self.input.execution_arn
-        run, recorded_redrives = self.input.redrive_count, int(record.get("redriveCount") or 0)
-        if run is not None and run < recorded_redrives:
-            raise StaleRunError(f"job {job_id} is on redrive {recorded_redrives} of {arn}; this step is of run {run}")
-        if status is JobStatus.FAILED:
-            if run is not None and run == recorded_redrives:
-                raise StaleRunError(f"job {job_id} failed and {arn} was not redriven since (redrive count {run})")
-            # Without $$.Execution (an execution started before steps received it), count it here.
-            redrive = run if run is not None else recorded_redrives + 1
-            try:
-                self.jobs.mark_redriven(job_id, execution_arn=arn, redrive_count=redrive)
-            except InvalidTransitionError:
-                # The status-sync function recorded this redrive's start since the read: go on.
-                record = self.jobs.get(job_id)
-                recorded = int(record.get("redriveCount") or 0)
-                if recorded > redrive:
-                    raise StaleRunError(
-                        f"job {job_id} was redriven again ({recorded}) as run {redrive} began"
-                    ) from None
-                if record["status"] != JobStatus.RETRYING or recorded != redrive:
-                    raise
-            status = JobStatus.RETRYING
-        elif status is JobStatus.PROCESSING and self.input.retry_count > 0:
-            # The previous attempt ended without recording anything (a crash or a timeout).
-            self.jobs.mark_retrying(
-                job_id,
-                reason=f"{self.state} attempt {self.input.retry_count} ended without a result",
-                fields={"attempts": self.input.retry_count},
-                claim_for=arn,
-                from_redrive=run,
-            )
-            status = JobStatus.RETRYING
-        if status is JobStatus.RETRYING:
-            # lastError belongs to the attempt that failed; a new attempt starts without one.
-            fields: dict[str, Any] = {"lastError": None}
-            if run is not None and run > recorded_redrives:
-                # A redrive that found the job still retrying (the failure event had not arrived):
-                # recording the count makes that late event recognisably older than this run.
-                fields["redriveCount"] = run
-            record = self.jobs.mark_processing(
-                job_id,
-                reason=f"{self.state} attempt {self.input.retry_count + 1}",
-                fields=fields,
-                claim_for=arn,
-                from_redrive=run,
-            )
-        self.jobs.record_progress(job_id, arn, state=self.state, percent=None, from_redrive=run)
-        return record
+            if self.state != FINALIZE:
+                raise JobAlreadyFinishedError(f"job {job_id} is already completed")
+            return status
+        run, recorded = self.input.redrive_count, int(record.get("redriveCount") or 0)
+        if run is not None and run < recorded:
+            raise StaleRunError(f"job {job_id} is on redrive {recorded} of {arn}; this step is of run {run}")
+        if status is JobStatus.FAILED and run is not None and run == recorded:
+            raise StaleRunError(f"job {job_id} failed and {arn} was not redriven since (redrive count {run})")
+        return status
+
+    def _take_back_after_redrive(self, recorded: int) -> JobStatus:
+        """``failed -> retrying``: this step's execution was redriven since the job failed."""
+        job_id, arn = self.input.job_id, self.input.execution_arn
+        # Without $$.Execution (an execution started before steps received it), count it here.
+        redrive = self.input.redrive_count if self.input.redrive_count is not None else recorded + 1
+        try:
+            self.jobs.mark_redriven(job_id, execution_arn=arn, redrive_count=redrive)
+        except InvalidTransitionError:
+            # The status-sync function recorded this redrive's start since the read: go on.
+            record = self.jobs.get(job_id)
+            recorded = int(record.get("redriveCount") or 0)
+            if recorded > redrive:
+                raise StaleRunError(f"job {job_id} was redriven again ({recorded}) as run {redrive} began") from None
+            if record["status"] != JobStatus.RETRYING or recorded != redrive:
+                raise
+        return JobStatus.RETRYING
+
+    def _note_silent_failure(self) -> JobStatus:
+        """The previous attempt ended without recording anything (a crash or a timeout)."""
+        self.jobs.mark_retrying(
+            self.input.job_id,
+            reason=f"{self.state} attempt {self.input.retry_count} ended without a result",
+            fields={"attempts": self.input.retry_count},
+            guards=self.guards,
+        )
+        return JobStatus.RETRYING
+
+    def _resume(self, recorded_redrives: int) -> dict[str, Any]:
+        """``retrying -> processing`` for this attempt."""
+        # lastError belongs to the attempt that failed; a new attempt starts without one.
+        fields: dict[str, Any] = {"lastError": None}
+        run = self.input.redrive_count
+        if run is not None and run > recorded_redrives:
+            # A redrive that found the job still retrying (the failure event had not arrived):
+            # recording the count makes that late event recognisably older than this run.
+            fields["redriveCount"] = run
+        return self.jobs.mark_processing(
+            self.input.job_id,
+            reason=f"{self.state} attempt {self.input.retry_count + 1}",
+            fields=fields,
+            guards=self.guards,
+        )
 
     def _record_failure(self, exc: BaseException, *, final: bool) -> None:
         error = error_of(exc, self.state)
         log.warning("step failed", extra={"jobId": self.input.job_id, "state": self.state, "error": error.model_dump()})
         try:
-            # A run the job has moved past (redriven since) records nothing: from_redrive.
             if final:
-                self.jobs.mark_failed(
-                    self.input.job_id,
-                    error,
-                    claim_for=self.input.execution_arn,
-                    from_redrive=self.input.redrive_count,
-                )
+                self.jobs.mark_failed(self.input.job_id, error, guards=self.guards)
             else:
                 self.jobs.mark_retrying(
                     self.input.job_id,
                     reason=f"{error.type}: {error.message}"[:500],
                     fields={"attempts": self.input.retry_count + 1, "lastError": error.model_dump()},
-                    claim_for=self.input.execution_arn,
-                    from_redrive=self.input.redrive_count,
+                    guards=self.guards,
                 )
         except AutoVidError:
             # The status-sync function records the failure when the execution fails.
             log.exception("could not record the step failure", extra={"jobId": self.input.job_id})
 
 
-def stored_spec(record: dict[str, Any]) -> JobSpec:
+def stored_spec(record: dict[str, Any], limits: Limits) -> JobSpec:
     """The spec from the record (never from the execution input), validated again."""
-    return parse_spec(record["spec"])
+    return parse_spec(record["spec"], limits)
 
 
 def work_prefix(job_id: str) -> str:

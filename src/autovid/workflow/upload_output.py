@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from autovid.aws import storage
-from autovid.config import Settings
-from autovid.records import JobOutput, iso, utc_now
-from autovid.spec import JobSpec, split_s3_uri
+from autovid.core.config import Config
+from autovid.core.s3_uri import s3_uri
+from autovid.jobs.destinations import destination_of
+from autovid.jobs.downloads import download_link
+from autovid.jobs.records import JobOutput
 from autovid.workflow.render_video import RenderOutput
 from autovid.workflow.runner import StepInput, stored_spec
 
@@ -19,27 +20,15 @@ class UploadStepInput(StepInput):
     rendered: RenderOutput
 
 
-def destination_of(spec: JobSpec, job_id: str, managed_bucket: str) -> tuple[str, str]:
-    """(bucket, key) of the delivered MP4: ``output.destination`` or ``outputs/{jobId}/``."""
-    filename = spec.output.filename
-    if spec.output.destination:
-        bucket, prefix = split_s3_uri(spec.output.destination)
-        prefix = prefix.lstrip("/")
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        return bucket, f"{prefix}{filename}"
-    return managed_bucket, f"outputs/{job_id}/{filename}"
-
-
-def upload_output(record: dict[str, Any], rendered: RenderOutput, settings: Settings) -> JobOutput:
-    spec = stored_spec(record)
-    bucket, key = destination_of(spec, record["jobId"], settings.bucket_name)
+def upload_output(record: dict[str, Any], rendered: RenderOutput, config: Config) -> JobOutput:
+    spec = stored_spec(record, config.limits)
+    bucket, key = destination_of(spec, record["jobId"], config.settings.bucket_name)
     storage.copy_object(rendered.bucket, rendered.key, bucket, key)
-    expires_in = settings.presigned_url_expiration
+    link = download_link(s3_uri(bucket, key), config.settings.presigned_url_expiration)
     return JobOutput(
-        url=storage.presigned_get_url(bucket, key, expires_in),
-        urlExpiresAt=iso(utc_now() + timedelta(seconds=expires_in)),
-        s3Uri=f"s3://{bucket}/{key}",
+        url=link.url,
+        urlExpiresAt=link.expires_at,
+        s3Uri=s3_uri(bucket, key),
         duration=rendered.duration,
         size=rendered.size,  # a copy keeps the bytes
     )

@@ -16,14 +16,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from autovid.config import Limits, RenderSettings, Settings
-from autovid.destinations import check_destination
-from autovid.errors import ForbiddenSourceError, InvalidAssetError
+from autovid.core.config import Config, Limits, RenderSettings
+from autovid.core.errors import ForbiddenSourceError, InvalidAssetError
+from autovid.core.s3_uri import split_s3_uri
+from autovid.jobs.destinations import check_destination
 from autovid.render.engine import ProbedAssets, validate_media
 from autovid.render.fetch import AssetFetcher
 from autovid.render.plan import layout_playlist
 from autovid.render.tts import SpeechSynthesizer
-from autovid.spec import JobSpec, TtsEvent, split_s3_uri
+from autovid.spec import JobSpec, TtsEvent
 from autovid.workflow.runner import stored_spec
 
 # Where s3:// sources may be read from: the managed bucket's prefixes the roles may GetObject.
@@ -69,16 +70,19 @@ class RenderPlanSummary(BaseModel):
     assetDigests: dict[str, str] = {}
 
 
-def validate_job(record: dict[str, Any], settings: Settings | None = None) -> RenderPlanSummary:
-    settings = settings or Settings.from_env()
-    spec = stored_spec(record)
+def validate_job(record: dict[str, Any], config: Config) -> RenderPlanSummary:
+    settings = config.settings
+    spec = stored_spec(record, config.limits)
     check_destination(spec, settings.bucket_name, settings.extra_output_buckets)
     check_sources(spec, settings.bucket_name)
-    with tempfile.TemporaryDirectory(prefix="autovid-validate-") as workdir, AssetFetcher(Path(workdir)) as fetcher:
+    with (
+        tempfile.TemporaryDirectory(prefix="autovid-validate-") as workdir,
+        AssetFetcher(Path(workdir), settings=config.render, max_bytes=config.limits.max_asset_bytes) as fetcher,
+    ):
         assets = validate_media(spec, fetcher)
         digests = asset_digests(spec, fetcher.digests)
-    check_media_limits(spec, assets, Limits.from_env())
-    return plan_summary(spec, assets).model_copy(update={"assetDigests": digests})
+    check_media_limits(spec, assets, config.limits)
+    return plan_summary(spec, assets, config.render).model_copy(update={"assetDigests": digests})
 
 
 def asset_sources(spec: JobSpec) -> dict[str, str]:
@@ -133,7 +137,7 @@ def check_media_limits(spec: JobSpec, assets: ProbedAssets, limits: Limits) -> N
         )
 
 
-def plan_summary(spec: JobSpec, assets: ProbedAssets) -> RenderPlanSummary:
+def plan_summary(spec: JobSpec, assets: ProbedAssets, render_settings: RenderSettings) -> RenderPlanSummary:
     video = assets.video.video
     music = spec.background_music
     slots = (
@@ -146,7 +150,7 @@ def plan_summary(spec: JobSpec, assets: ProbedAssets) -> RenderPlanSummary:
         if music
         else ()
     )
-    synthesizer = SpeechSynthesizer(Path(tempfile.gettempdir()), RenderSettings.from_env())
+    synthesizer = SpeechSynthesizer(Path(tempfile.gettempdir()), render_settings)
     return RenderPlanSummary(
         videoDuration=assets.video.duration,
         width=video.width if video else None,

@@ -10,8 +10,8 @@ import uuid
 import wave
 from pathlib import Path
 
-from autovid.config import RenderSettings
-from autovid.errors import AutoVidError, InvalidVoiceError
+from autovid.core.config import RenderSettings
+from autovid.core.errors import AutoVidError, InvalidVoiceError
 from autovid.render.tts.base import Speech, TtsProvider
 from autovid.spec import TtsData
 
@@ -45,10 +45,10 @@ class SpeechSynthesizer:
     def __init__(
         self,
         work_dir: Path,
-        settings: RenderSettings | None = None,
+        settings: RenderSettings,
         providers: dict[str, TtsProvider] | None = None,
     ):
-        self.settings = settings or RenderSettings.from_env()
+        self.settings = settings
         self.cache_dir = Path(self.settings.tts_cache_dir) if self.settings.tts_cache_dir else work_dir / "tts-cache"
         self.scratch = work_dir / "tts-scratch"
         self.providers = dict(providers or {})

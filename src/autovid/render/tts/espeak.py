@@ -13,7 +13,7 @@ import wave
 from pathlib import Path
 from xml.etree import ElementTree
 
-from autovid.errors import InvalidTtsRequestError, InvalidVoiceError
+from autovid.core.errors import InvalidTtsRequestError, InvalidVoiceError
 from autovid.render.tts.base import Speech
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2

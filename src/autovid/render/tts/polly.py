@@ -6,7 +6,7 @@ import array
 import uuid
 from pathlib import Path
 
-from autovid.errors import InvalidTtsRequestError
+from autovid.core.errors import InvalidTtsRequestError
 from autovid.render.tts.base import Speech
 from autovid.render.tts.espeak import write_wav
 

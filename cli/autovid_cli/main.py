@@ -1,0 +1,45 @@
+"""The ``autovid`` command.
+
+Each subcommand is declared by one ``add_<name>_command(subparsers)`` function in
+:mod:`autovid_cli.commands`, listed in :data:`COMMANDS`. Those modules import only the standard
+library; what a command needs (the emulator, the render engine, boto3) is imported when it runs,
+so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: (module, registration function) of every subcommand, in the order ``--help`` lists them.
+COMMANDS: list[tuple[str, str]] = [
+    ("autovid_cli.commands.up", "add_up_command"),
+    ("autovid_cli.commands.render", "add_render_command"),
+    ("autovid_cli.commands.jobs", "add_submit_command"),
+    ("autovid_cli.commands.jobs", "add_status_command"),
+    ("autovid_cli.commands.demo", "add_demo_command"),
+    ("autovid_cli.commands.runs", "add_runs_command"),
+    ("autovid_cli.commands.runs", "add_history_command"),
+    ("autovid_cli.commands.runs", "add_graph_command"),
+    ("autovid_cli.commands.runs", "add_redrive_command"),
+    ("autovid_cli.commands.verify_webhook", "add_verify_webhook_command"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autovid", description="auto-vid developer tools")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module, function in COMMANDS:
+        getattr(importlib.import_module(module), function)(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

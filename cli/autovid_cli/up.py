@@ -1,0 +1,159 @@
+"""``autovid up``: run this project's template.yaml on one machine with the local emulator.
+
+The emulator is generic; what is specific to auto-vid is set here: the stack name, offline speech,
+where logs go, and the job id in every log line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+#: Every invocation and execution log line carries the job id when it can be found.
+CORRELATION_KEYS = ("jobId",)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from sam_emulator.errors import LocalRuntimeError
+    from sam_emulator.runtime import LocalRuntime
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if not args.verbose:
+        for noisy in ("botocore", "urllib3", "moto"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        # moto's interpreter logs every caught Task error at ERROR; our execution line says it once.
+        logging.getLogger("moto.stepfunctions.parser.asl").setLevel(logging.CRITICAL)
+    overrides = {**local_parameter_defaults(args.template), **dict(args.parameter)}
+    runtime = LocalRuntime(
+        args.template,
+        host=args.host,
+        api_port=args.api_port,
+        aws_port=args.aws_port,
+        stack_name=args.stack_name,
+        parameter_overrides=overrides,
+        log_dir=args.log_dir,
+        echo_function_output=args.verbose or args.function_logs,
+        function_environment=dict(args.env),
+        api_key=args.api_key,
+        correlation_keys=CORRELATION_KEYS,
+    )
+    # Ctrl-C and SIGTERM only set a flag, which the main loop polls: no KeyboardInterrupt lands in
+    # the middle of start-up output or of the runtime's own code, and the handler takes no lock (a
+    # handler that called Event.set() could interrupt the main thread inside that same Event).
+    stop_requested: list[int] = []
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda signum, _frame: stop_requested.append(signum))
+    try:
+        runtime.start()
+    except (LocalRuntimeError, OSError) as error:
+        print(f"autovid up: {error}", file=sys.stderr)
+        return 1
+    from autovid_cli.targets import remove_local_stack_file, write_local_stack_file
+
+    stack_file = None
+    try:
+        if runtime.api_url:
+            stack_file = write_local_stack_file(
+                runtime.api_url, runtime.outputs(), runtime.client_environment(), api_key=runtime.api_key
+            )
+        if args.json:
+            print(json.dumps(startup_summary(runtime)), flush=True)
+        else:
+            print(startup_banner(runtime), flush=True)
+        while not stop_requested:
+            time.sleep(0.2)
+    finally:
+        # With --json, stdout carries only the JSON line.
+        progress = sys.stderr if args.json else sys.stdout
+        print("\nstopping ...", file=progress, flush=True)
+        if stack_file is not None:
+            remove_local_stack_file(runtime.api_url)  # `autovid submit` must not target a stopped stack
+        runtime.stop()
+        print("stopped", file=progress, flush=True)
+    return 0
+
+
+def local_parameter_defaults(template_path: Path) -> dict[str, str]:
+    """Offline speech by default (moto's Polly returns no audio), when the template has the knob."""
+    from cfnlint.decode import decode
+
+    document, _ = decode(str(template_path))
+    return {"TtsProvider": "espeak-ng"} if "TtsProvider" in ((document or {}).get("Parameters") or {}) else {}
+
+
+def startup_summary(runtime: Any) -> dict[str, Any]:
+    """What ``--json`` prints: where everything is, for scripts."""
+    return {
+        "awsEndpoint": runtime.aws_endpoint_url,
+        "apiUrl": runtime.api_url,
+        "outputs": runtime.outputs(),
+        "environment": runtime.client_environment(),
+        "stateMachines": runtime.stack.state_machine_arns,
+        "apiKeyRequired": bool(runtime.api_key),
+        # Generated secrets (GenerateSecretString) change every start; webhook receivers need them.
+        "secrets": dict(runtime.stack.secrets),
+    }
+
+
+def secret_label(logical_id: str) -> str:
+    """``WebhookSigningSecret`` -> ``Webhook signing secret``."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", logical_id).lower()
+    label = words[:1].upper() + words[1:]
+    return label if label.endswith("secret") else f"{label} secret"
+
+
+def startup_banner(runtime: Any) -> str:
+    """Endpoints plus copy-paste examples for curl and the AWS CLI."""
+    from sam_emulator.template import parser as types
+
+    template = runtime.template
+    aws = runtime.aws_endpoint_url
+    lines = [f"auto-vid local runtime is up ({template.path.name}, stack {runtime.pseudo.stack_name})", ""]
+    lines.append(f"  AWS endpoint   {aws}")
+    if runtime.api_url:
+        lines.append(f"  REST API       {runtime.api_url}")
+        if runtime.api_key:
+            lines.append("                 (send the --api-key value as x-api-key; autovid submit/status do)")
+        for route in runtime.api.routes:
+            lines.append(f"                   {route.method:<6} {route.path}  -> {route.function_logical_id}")
+    lines.append(f"  Function logs  {runtime.log_dir}/<FunctionLogicalId>.log")
+    if not runtime.function_logs.echo:
+        lines.append("                 (--function-logs prints them here too)")
+    lines += ["", "Resources:"] + [f"  {label}" for label in runtime.stack.created]
+    if runtime.stack.secrets:
+        lines += ["", "Generated secrets (new values at every start):"]
+        lines += [f"  {secret_label(name)} ({name}): {value}" for name, value in runtime.stack.secrets.items()]
+    if runtime.api_url:
+        lines += ["", "Try:"]
+        for route in list(runtime.api.routes)[:4]:
+            url = shlex.quote(runtime.api_url + route.path)
+            needs_key = runtime.api_key and route.api_key_required
+            key = f" -H {shlex.quote('x-api-key: ' + runtime.api_key)}" if needs_key else ""
+            if "{" not in route.path and route.method in ("POST", "PUT", "PATCH", "ANY"):
+                method = "POST" if route.method == "ANY" else route.method
+                lines.append(f"  curl -s -X {method} {url}{key} -H 'Content-Type: application/json' -d @body.json")
+            else:
+                lines.append(f"  curl -s {url}{key}")
+    env = runtime.client_environment()
+    lines += ["", "AWS CLI / boto3:", "  export " + " ".join(f"{key}={value}" for key, value in sorted(env.items()))]
+    # AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS (it pins SQS endpoints), so the examples pass it.
+    aws_cli = f"aws --endpoint-url {aws}"
+    for table in template.of_type(types.TABLE):
+        lines.append(f"  {aws_cli} dynamodb scan --table-name {runtime.ref(table.logical_id)}")
+    lines.append(f"  {aws_cli} sqs list-queues")
+    for machine_id, arn in runtime.stack.state_machine_arns.items():
+        lines.append(f"  {aws_cli} stepfunctions list-executions --state-machine-arn {arn}  # {machine_id}")
+    lines += ["", "Ready. Ctrl-C stops everything."]
+    return "\n".join(lines)

@@ -1,0 +1,631 @@
+"""Every change the local runtime makes to moto internals, in one place.
+
+moto (pinned in requirements/dev.txt) gives us the AWS endpoint and its Step Functions
+interpreter. A few internals need adjusting; each adjustment is a :class:`Patch` with a name,
+the reason it exists, and a ``check`` that fails loudly (naming the patch) if a moto upgrade
+moves or reshapes what it replaces. ``tests/local_runtime/test_local_moto_patches.py`` runs the
+checks.
+
+Patches:
+
+``in-process-lambda-invoke``
+    moto's simple Lambda backend (``lambda.use_docker = False``) answers every invoke with a
+    canned string. We route invokes of template functions to their Python handlers instead,
+    and report handler exceptions as Lambda function errors (``X-Amz-Function-Error:
+    Unhandled`` + the error payload) so the interpreter's ``ErrorEquals`` / ``Catch`` see the
+    exception class name, as on AWS. Invokes of other functions keep moto's behaviour.
+
+``unnamed-start-execution``
+    ``StartExecution`` without a name builds the ARN ``...:execution:<machine>:None``; the
+    second unnamed start collides. AWS generates a UUID; so do we.
+
+``aws-entered-time``
+    ``$$.State.EnteredTime`` is written with Python's ``isoformat`` (microseconds, ``+00:00``);
+    AWS writes milliseconds and ``Z``. Job records store it, so it must look the same.
+
+``execution-listener``
+    Reports each execution's start and end, once each and in that order (an execution can end
+    before StartExecution returns; its end is then held until its start is reported): the
+    one-line activity log, and the "Step Functions Execution Status Change" events delivered
+    to ``aws.states`` rules.
+
+``stop-wins``
+    StopExecution marks the program stopped, but a task still in flight that then fails
+    overwrites that with its error, and the execution ends FAILED. On AWS a stopped execution
+    is ABORTED whatever its tasks do afterwards; a stopped program now stays stopped.
+
+``scaled-retry-wait`` / ``scaled-wait-state`` (installed only when ``wait_scale != 1``)
+    ASL requires ``IntervalSeconds >= 1`` and moto sleeps in real time; tests scale Retry
+    back-off and Wait states down so a workflow with retries runs in milliseconds.
+
+``redrive-execution`` / ``redrive-describe-execution`` / ``redrive-list-executions`` / ``redrive-context``
+    moto has no RedriveExecution. :class:`sam_emulator.stepfunctions.redrive.ExecutionRedriver` implements it
+    with AWS's semantics; these patches add the API action, the redrive fields of
+    DescribeExecution and ListExecutions (and its ``redriveFilter``), and ``RedriveCount`` /
+    ``RedriveTime`` in ``$$.Execution``. A redriven execution is reported to the listener as
+    running again.
+
+``server-start`` (not a replacement: :func:`start_moto_server` drives ``ThreadedMotoServer``)
+    ``ThreadedMotoServer.start`` waits without a timeout for its thread to bind; when the port
+    is taken the thread dies and ``start`` never returns. We check the port first, run the
+    same thread entry, and give up with a clear error if it fails or takes too long.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import functools
+import inspect
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sam_emulator.errors import LocalRuntimeError, MotoPatchError, PortInUseError
+from sam_emulator.stepfunctions.redrive import ExecutionNotRedrivableError, ExecutionRedriver, context_redrive_fields
+
+
+class LambdaDispatcher(Protocol):
+    """Runs an invoke in-process; returns None when the function is not one of ours."""
+
+    def __call__(self, function_name: str, body: Any, invocation_type: str) -> InvokeOutcome | None: ...
+
+
+class InvokeOutcome(Protocol):
+    """What an in-process invoke returns (``functions.InvocationResult`` fits)."""
+
+    @property
+    def payload(self) -> bytes: ...
+
+    @property
+    def is_function_error(self) -> bool: ...
+
+
+class ExecutionListener(Protocol):
+    def execution_started(self, execution: Any) -> None: ...
+
+    def execution_finished(self, execution: Any) -> None: ...
+
+    def execution_redriven(self, execution: Any) -> None: ...
+
+
+@dataclass
+class Patch:
+    """Replace ``owner.attribute`` while installed; ``check`` verifies moto still fits."""
+
+    name: str
+    owner: Callable[[], Any]
+    attribute: str
+    expected_parameters: tuple[str, ...] | None
+    build: Callable[[Any], Any]
+    #: True for an addition: moto must not have the attribute (when it gains one, review the patch).
+    adds: bool = False
+    _saved: Any = None
+
+    def target(self) -> tuple[Any, Any]:
+        try:
+            owner = self.owner()
+        except ImportError as error:
+            raise MotoPatchError(self.name, f"cannot import the patched module: {error}") from error
+        if self.adds:
+            present = getattr(owner, self.attribute, None)
+            if present is not None and getattr(present, "_added_by", None) != self.name:
+                raise MotoPatchError(
+                    self.name, f"{owner!r} now has '{self.attribute}': moto implements it; review this patch"
+                )
+            return owner, None
+        if not hasattr(owner, self.attribute):
+            raise MotoPatchError(self.name, f"{owner!r} has no attribute '{self.attribute}'")
+        return owner, getattr(owner, self.attribute)
+
+    def check(self) -> None:
+        _owner, original = self.target()
+        if self.expected_parameters is None or self.adds:
+            return
+        actual = tuple(inspect.signature(original).parameters)
+        if actual != self.expected_parameters:
+            raise MotoPatchError(
+                self.name, f"{self.attribute} parameters changed: expected {self.expected_parameters}, got {actual}"
+            )
+
+    def apply(self) -> None:
+        self.check()
+        owner, original = self.target()
+        self._saved = (owner, original)
+        replacement = self.build(original)
+        if self.adds:
+            replacement._added_by = self.name  # so a check while installed knows it is ours
+        setattr(owner, self.attribute, replacement)
+
+    def undo(self) -> None:
+        if self._saved is not None:
+            owner, original = self._saved
+            if self.adds:
+                delattr(owner, self.attribute)
+            else:
+                setattr(owner, self.attribute, original)
+            self._saved = None
+
+
+# --- owners (imported lazily so importing this module stays cheap) -----------------------------
+
+
+def _lambda_simple_backend() -> Any:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    return LambdaSimpleBackend
+
+
+def _sfn_parser_backend() -> Any:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    return StepFunctionsParserBackend
+
+
+def _execution_worker_communication() -> Any:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    return BaseExecutionWorkerCommunication
+
+
+def _retrier_module() -> Any:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    return retrier_decl
+
+
+def _wait_function() -> Any:
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    return WaitFunction
+
+
+def _sfn_response() -> Any:
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    return StepFunctionResponse
+
+
+def _execution_worker() -> Any:
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    return ExecutionWorker
+
+
+def _environment() -> Any:
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+
+    return Environment
+
+
+def _state_module() -> Any:
+    from moto.stepfunctions.parser.asl.component.state import state
+
+    return state
+
+
+def aws_timestamp(iso_text: str) -> str:
+    """``2026-01-02T03:04:05.678901+00:00`` -> ``2026-01-02T03:04:05.678Z``, as Step Functions writes it."""
+    moment = dt.datetime.fromisoformat(iso_text).astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _build_state_data(original: Callable[..., Any]) -> Callable[..., Any]:
+    def state_data(**fields: Any) -> Any:
+        if isinstance(fields.get("EnteredTime"), str):
+            fields["EnteredTime"] = aws_timestamp(fields["EnteredTime"])
+        return original(**fields)
+
+    return state_data
+
+
+def _build_set_error(original: Callable[..., Any]) -> Callable[..., Any]:
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    def set_error(env: Any, error: Any) -> None:
+        if isinstance(env._program_state, ProgramStopped):
+            return  # stopped: an in-flight task's failure does not turn ABORTED into FAILED
+        original(env, error)
+
+    return set_error
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+class ScaledClock:
+    """Stands in for the ``time`` module inside moto's retrier: ``sleep`` is scaled. The last
+    requested (unscaled) sleeps are kept, so a test can see the patch at work without timing it."""
+
+    def __init__(self, scale: float):
+        self.scale = scale
+        self.requested: collections.deque[float] = collections.deque(maxlen=100)
+
+    def sleep(self, seconds: float) -> None:
+        self.requested.append(seconds)
+        time.sleep(seconds * self.scale)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+class MotoPatches:
+    """Installs the patches for one running local runtime."""
+
+    def __init__(
+        self,
+        *,
+        dispatch_lambda: LambdaDispatcher,
+        execution_listener: ExecutionListener,
+        wait_scale: float = 1.0,
+    ):
+        self._dispatch_lambda = dispatch_lambda
+        self._listener = execution_listener
+        self._wait_scale = wait_scale
+        self._installed: list[Patch] = []
+        # Start and end are reported in that order, once each: executions reported as started and
+        # still running, and those that ended before their start was reported.
+        self._seen: set[str] = set()  # every execution reported as started
+        self._running: set[str] = set()
+        self._ended_before_start: dict[str, Any] = {}
+        self._order_lock = threading.RLock()
+        self.redriver = ExecutionRedriver(on_redriven=self._report_redriven)
+
+    def patches(self) -> list[Patch]:
+        patches = [
+            Patch(
+                "in-process-lambda-invoke",
+                _lambda_simple_backend,
+                "invoke",
+                ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
+                self._build_invoke,
+            ),
+            Patch(
+                "unnamed-start-execution",
+                _sfn_parser_backend,
+                "start_execution",
+                ("self", "state_machine_arn", "name", "execution_input", "trace_header"),
+                self._build_start_execution,
+            ),
+            # $$.State.EnteredTime: moto writes Python's isoformat; AWS writes milliseconds and "Z".
+            Patch("aws-entered-time", _state_module, "StateData", None, _build_state_data),
+            Patch(
+                "execution-listener",
+                _execution_worker_communication,
+                "terminated",
+                ("self",),
+                self._build_terminated,
+            ),
+            Patch("stop-wins", _environment, "set_error", ("self", "error"), _build_set_error),
+            Patch("redrive-execution", _sfn_response, "redrive_execution", None, self._build_redrive, adds=True),
+            Patch(
+                "redrive-describe-execution",
+                _sfn_response,
+                "describe_execution",
+                ("self",),
+                self._build_describe_execution,
+            ),
+            Patch("redrive-list-executions", _sfn_response, "list_executions", ("self",), self._build_list_executions),
+            Patch(
+                "redrive-context",
+                _execution_worker,
+                "_get_evaluation_environment",
+                ("self",),
+                self._build_evaluation_environment,
+            ),
+        ]
+        if self._wait_scale != 1.0:
+            patches += [
+                Patch("scaled-retry-wait", _retrier_module, "time", None, lambda _: ScaledClock(self._wait_scale)),
+                Patch(
+                    "scaled-wait-state",
+                    _wait_function,
+                    "_wait_interval",
+                    ("self", "env", "wait_seconds"),
+                    self._build_wait_interval,
+                ),
+            ]
+        return patches
+
+    def install(self) -> None:
+        try:
+            for patch in self.patches():
+                patch.apply()
+                self._installed.append(patch)
+        except MotoPatchError:
+            self.uninstall()
+            raise
+
+    def uninstall(self) -> None:
+        while self._installed:
+            self._installed.pop().undo()
+
+    # --- replacements -------------------------------------------------------------------
+
+    def _build_invoke(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        dispatch = self._dispatch_lambda
+
+        def invoke(
+            backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+        ) -> Any:
+            invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+            outcome = dispatch(function_name, body, invocation_type)
+            if outcome is None:
+                return original(backend, function_name, qualifier, body, headers, response_headers)
+            if outcome.is_function_error:
+                response_headers["x-amz-function-error"] = "Unhandled"
+            response_headers["x-amz-executed-version"] = "$LATEST"
+            return outcome.payload
+
+        return invoke
+
+    def _build_start_execution(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        listener = self._listener
+
+        def start_execution(
+            backend: Any,
+            state_machine_arn: str,
+            name: str | None = None,
+            execution_input: str | None = None,
+            trace_header: str | None = None,
+        ) -> Any:
+            execution = original(backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+            arn = execution.exec_arn
+            # A repeated start with the same name and input returns the running execution (AWS's
+            # idempotency); that is not a new start. A short execution can end before this line:
+            # its end, held back by ``terminated``, is reported after its start.
+            # Reported under the lock, so the end (reported by ``terminated`` on the execution's
+            # worker thread) cannot slip in between.
+            with self._order_lock:
+                is_new = arn not in self._seen
+                self._seen.add(arn)
+                ended_early = self._ended_before_start.pop(arn, None)
+                if is_new and ended_early is None:
+                    self._running.add(arn)
+                if is_new:
+                    listener.execution_started(execution)
+                if ended_early is not None:
+                    listener.execution_finished(ended_early)
+            return execution
+
+        return start_execution
+
+    def _build_terminated(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        listener = self._listener
+
+        def terminated(communication: Any) -> None:
+            execution = communication.execution
+            # The end is recorded and reported under the lock a redrive takes, so a redrive sees
+            # either a running execution (refused) or an ended one whose end was reported.
+            with self._order_lock:
+                original(communication)
+                if execution.exec_arn in self._running:
+                    self._running.discard(execution.exec_arn)
+                    listener.execution_finished(execution)
+                else:
+                    self._ended_before_start[execution.exec_arn] = execution
+
+        return terminated
+
+    # --- redrive ----------------------------------------------------------------------------
+
+    def _report_redriven(self, execution: Any) -> None:
+        # Called before the resumed run starts, so its end is reported after this.
+        with self._order_lock:
+            self._running.add(execution.exec_arn)
+            self._listener.execution_redriven(execution)
+
+    def _build_redrive(self, _original: None) -> Callable[..., Any]:
+        redriver = self.redriver
+
+        def redrive_execution(response: Any) -> Any:
+            from moto.core.responses import ActionResult
+
+            execution = response.stepfunction_backend.describe_execution(response._get_param("executionArn"))
+            try:
+                with self._order_lock:  # not between an end being recorded and being reported
+                    date = redriver.redrive(execution, response._get_param("clientToken"))
+            except ExecutionNotRedrivableError as reason:
+                raise _execution_not_redrivable()(str(reason)) from None
+            return ActionResult({"redriveDate": date})
+
+        return redrive_execution
+
+    def _build_describe_execution(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        redriver = self.redriver
+
+        def describe_execution(response: Any) -> Any:
+            result = original(response)
+            execution = response.stepfunction_backend.describe_execution(response._get_param("executionArn"))
+            if getattr(execution, "exec_worker", None) is not None:
+                fields = result.result
+                fields.update(redriver.describe_fields(execution))
+                if execution.status == "TIMED_OUT" and execution.stop_date is not None:
+                    fields["stopDate"] = execution.stop_date  # moto leaves it out for TIMED_OUT
+            return result
+
+        return describe_execution
+
+    def _build_list_executions(self, _original: Callable[..., Any]) -> Callable[..., Any]:
+        redriver = self.redriver
+
+        def list_executions(response: Any) -> Any:
+            # moto's own pages before any filter could apply; this one filters by status and
+            # redriveFilter, then pages (the token is the offset).
+            from moto.core.responses import ActionResult
+            from moto.stepfunctions.exceptions import InvalidToken, ValidationException
+
+            state_machine = response.stepfunction_backend.describe_state_machine(response._get_param("stateMachineArn"))
+            status_filter = response._get_param("statusFilter")
+            redrive_filter = response._get_param("redriveFilter")
+            if redrive_filter not in (None, "REDRIVEN", "NOT_REDRIVEN"):
+                raise ValidationException(
+                    f"1 validation error detected: Value '{redrive_filter}' at 'redriveFilter' failed to satisfy "
+                    "constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]"
+                )
+            max_results = response._get_int_param("maxResults") or 100
+            token = response._get_param("nextToken")
+            try:
+                offset = int(token) if token else 0
+            except ValueError:
+                raise InvalidToken(f"Invalid nextToken {token!r}") from None
+            executions = []
+            for execution in sorted(state_machine.executions, key=lambda e: e.start_date, reverse=True):
+                if status_filter and execution.status != status_filter:
+                    continue
+                count = redriver.redrive_count(execution)
+                if (redrive_filter == "REDRIVEN" and count == 0) or (redrive_filter == "NOT_REDRIVEN" and count):
+                    continue
+                executions.append(execution)
+            page = executions[offset : offset + max_results]
+            items = []
+            for execution in page:
+                item = {
+                    "executionArn": execution.execution_arn,
+                    "stateMachineArn": state_machine.arn,
+                    "name": execution.name,
+                    "status": execution.status,
+                    "startDate": execution.start_date,
+                    **redriver.list_fields(execution),
+                }
+                if execution.status != "RUNNING" and execution.stop_date is not None:
+                    item["stopDate"] = execution.stop_date
+                items.append(item)
+            result: dict[str, Any] = {"executions": items}
+            if offset + max_results < len(executions):
+                result["nextToken"] = str(offset + max_results)
+            return ActionResult(result)
+
+        return list_executions
+
+    def _build_evaluation_environment(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        redriver = self.redriver
+
+        def get_evaluation_environment(worker: Any) -> Any:
+            env = original(worker)
+            execution = getattr(worker._execution_communication, "execution", None)
+            record = redriver.record(execution) if execution is not None else None
+            env.states.context_object.context_object_data["Execution"].update(context_redrive_fields(record))
+            return env
+
+        return get_evaluation_environment
+
+    def _build_wait_interval(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        scale = self._wait_scale
+
+        def wait_interval(wait_function: Any, env: Any, wait_seconds: float) -> None:
+            # One scaled wait; the event is set when the execution stops, ending it early.
+            if wait_seconds > 0:
+                env.program_state_event.wait(wait_seconds * scale)
+
+        return wait_interval
+
+
+@functools.cache
+def _execution_not_redrivable() -> type[Exception]:
+    """AWS's ``ExecutionNotRedrivable`` error, as moto serializes errors (built on first use)."""
+    from moto.core.exceptions import AWSError
+
+    class ExecutionNotRedrivable(AWSError):
+        TYPE = "ExecutionNotRedrivable"
+        STATUS = 400
+
+    return ExecutionNotRedrivable
+
+
+# --- the server ----------------------------------------------------------------------------
+
+_SERVER_INTERNALS = ("_server_entry", "_server_ready_event", "_thread", "_server")
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Raise PortInUseError when something already listens on ``host:port`` (0 is always free)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers themselves bind
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortInUseError(f"{what} port {host}:{port} is in use ({error.strerror})") from None
+
+
+def check_server_internals() -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    missing = [name for name in _SERVER_INTERNALS if not hasattr(server, name)]
+    if missing:
+        raise MotoPatchError("server-start", f"ThreadedMotoServer has no {', '.join(missing)}")
+
+
+def start_moto_server(host: str, port: int, *, timeout: float = 30.0) -> Any:
+    """A started ThreadedMotoServer on ``host:port``, or a LocalRuntimeError; never a hang."""
+    from moto.server import ThreadedMotoServer
+
+    check_server_internals()
+    ensure_port_free(host, port, "AWS endpoint")
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    failures: list[BaseException] = []
+
+    def entry() -> None:
+        try:
+            server._server_entry()
+        except BaseException as error:  # noqa: BLE001 - reported to the starting thread
+            failures.append(error)
+            server._server_ready_event.set()
+
+    server._thread = threading.Thread(target=entry, name="moto-server", daemon=True)
+    server._thread.start()
+    if not server._server_ready_event.wait(timeout):
+        raise LocalRuntimeError(f"the AWS endpoint did not start on {host}:{port} within {timeout:.0f}s")
+    if failures:
+        error = failures[0]
+        if isinstance(error, OSError):
+            raise PortInUseError(f"AWS endpoint port {host}:{port}: {error.strerror or error}") from error
+        raise LocalRuntimeError(f"the AWS endpoint failed to start: {error!r}") from error
+    return server
+
+
+def stop_moto_server(server: Any) -> None:
+    server.stop()
+    if server._server is not None:
+        server._server.server_close()  # release the port now, not at garbage collection
+
+
+def all_patches(wait_scale: float = 0.5) -> list[Patch]:
+    """Every patch, including the optional ones, unbound to a runtime (for checks)."""
+    noop = _NoopListener()
+    return MotoPatches(dispatch_lambda=lambda *_: None, execution_listener=noop, wait_scale=wait_scale).patches()
+
+
+def check_all() -> list[str]:
+    """Problems with the installed moto, one message per broken patch (empty when all fit)."""
+    broken = []
+    for check in [patch.check for patch in all_patches()] + [check_server_internals]:
+        try:
+            check()
+        except MotoPatchError as error:
+            broken.append(str(error))
+    return broken
+
+
+class _NoopListener:
+    def execution_started(self, execution: Any) -> None:
+        pass
+
+    def execution_redriven(self, execution: Any) -> None:
+        pass
+
+    def execution_finished(self, execution: Any) -> None:
+        pass
