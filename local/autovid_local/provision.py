@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from autovid_local import cloudwatch, sns
 from autovid_local import template as types
 from autovid_local.errors import TemplateError
 from autovid_local.events import EventRuleSpec, schedule_period_seconds
@@ -114,6 +115,8 @@ class Provisioner:
             types.API: self._note_api,
             types.EVENT_RULE: self._create_event_rule,
             types.SECRET: self._create_secret,
+            **sns.creators(self.template, self._client, self.stack),
+            **cloudwatch.creators(self.template, self._client, self.stack),
         }
         for logical_id in self.template.creation_order():
             resource = self.template.resources[logical_id]

@@ -32,6 +32,7 @@ from autovid_local import environ, function_logs
 from autovid_local.activity import log_execution_finished, log_execution_redriven, log_execution_started
 from autovid_local.api import RestApiServer
 from autovid_local.async_invoke import AsyncInvoker
+from autovid_local.cloudwatch import AlarmEvaluator
 from autovid_local.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
 from autovid_local.events import ExecutionObserver, ExecutionStatusChange, ScheduledRules, StepFunctionsEventRouter
 from autovid_local.function_logs import FunctionLogs
@@ -97,6 +98,8 @@ class LocalRuntime:
         #: One poller per function ``DynamoDB`` event, by ``<FunctionLogicalId><EventName>``.
         self.streams: dict[str, DynamoDBStreamPoller] = {}
         self.schedules: ScheduledRules | None = None
+        #: Evaluates the alarms on SQS queue metrics; None when the template declares no alarm.
+        self.alarms: AlarmEvaluator | None = None
         self.api: RestApiServer | None = None
         self._moto: Any = None
         self._patches: MotoPatches | None = None
@@ -151,6 +154,9 @@ class LocalRuntime:
         self._run_scheduled_rules()
         self._start_pipes()
         self._start_streams()  # before the API: LATEST means records written after start-up
+        self.alarms = AlarmEvaluator.start_for(self.template, self.client, wait_scale=self._wait_scale)
+        if self.alarms is not None:
+            self._stops.append(self.alarms.stop)
         self._start_api()
         self._report()
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
+from autovid_local import cloudwatch, sns
 from autovid_local.errors import TemplateError, UnresolvableReferenceError
 from autovid_local.intrinsics import SUB_VARIABLE, Identity, PseudoParameters, Resolver
 
@@ -43,7 +44,7 @@ STATE_MACHINE_TYPES = frozenset({SERVERLESS_STATE_MACHINE, STATE_MACHINE})
 SUPPORTED_TYPES = frozenset(
     {
         FUNCTION, LAYER, TABLE, QUEUE, BUCKET, SERVERLESS_STATE_MACHINE, STATE_MACHINE, PIPE, API, LOG_GROUP,
-        EVENT_RULE, SECRET,
+        EVENT_RULE, SECRET, *sns.NAMERS, *cloudwatch.NAMERS,
     }
 )  # fmt: skip
 
@@ -392,6 +393,8 @@ _NAMERS: dict[str, Callable[[Template, DeclaredResource], Identity]] = {
     LOG_GROUP: _name_log_group,
     EVENT_RULE: _name_rule,
     SECRET: _name_secret,
+    **sns.NAMERS,
+    **cloudwatch.NAMERS,
 }
 
 
