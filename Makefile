@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help venv lint test demo build clean
@@ -24,14 +26,21 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sam.txt
 	touch $@
 
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $@
+
 venv: $(BIN)/.installed
 
-lint: $(BIN)/.installed $(SAM_VENV)/.installed
+lint: $(BIN)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
+	@# Infrastructure policy; each suppression sits in its resource's Metadata, with its reason.
+	$(CHECKOV) --file template.yaml --framework cloudformation --skip-download --compact --quiet
 	@if ls statemachine/*.asl.json >/dev/null 2>&1; then $(BIN)/statelint statemachine/*.asl.json; fi
 
 test: lint
@@ -52,4 +61,4 @@ build: $(SAM_VENV)/.installed
 	@$(SAM_VENV)/bin/python scripts/built_sizes.py .aws-sam/build
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis

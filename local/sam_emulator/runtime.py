@@ -34,6 +34,7 @@ from sam_emulator.awslambda import logs as function_logs
 from sam_emulator.awslambda.async_invoke import AsyncInvoker
 from sam_emulator.awslambda.functions import FaultPlan, FunctionRegistry, InvocationResult, LocalFunction
 from sam_emulator.awslambda.logs import FunctionLogs
+from sam_emulator.cloudwatch.alarms import AlarmEvaluator
 from sam_emulator.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
 from sam_emulator.event_sources.pipes import SqsToStateMachinePipe
 from sam_emulator.event_sources.rules import (
@@ -106,6 +107,8 @@ class LocalRuntime:
         #: One poller per function ``DynamoDB`` event, by ``<FunctionLogicalId><EventName>``.
         self.streams: dict[str, DynamoDBStreamPoller] = {}
         self.schedules: ScheduledRules | None = None
+        #: Evaluates the alarms on SQS queue metrics; None when the template declares no alarm.
+        self.alarms: AlarmEvaluator | None = None
         self.api: RestApiServer | None = None
         self._moto: Any = None
         self._patches: MotoPatches | None = None
@@ -160,6 +163,9 @@ class LocalRuntime:
         self._run_scheduled_rules()
         self._start_pipes()
         self._start_streams()  # before the API: LATEST means records written after start-up
+        self.alarms = AlarmEvaluator.start_for(self.template, self.client, wait_scale=self._wait_scale)
+        if self.alarms is not None:
+            self._stops.append(self.alarms.stop)
         self._start_api()
         self._report()
 

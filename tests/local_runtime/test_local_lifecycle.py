@@ -40,7 +40,7 @@ def test_stop_restores_moto_and_os_environ(local_runtime_factory):
 def test_unsupported_resources_are_reported_once_at_start_up(local_runtime_factory, caplog):
     caplog.set_level(logging.INFO, logger="sam_emulator")
     local_runtime_factory(TEST_TEMPLATE)
-    mentions = [r for r in caplog.records if "Notifications (AWS::SNS::Topic)" in r.getMessage()]
+    mentions = [r for r in caplog.records if "ClickStream (AWS::Kinesis::Stream)" in r.getMessage()]
     assert len(mentions) == 1
     assert mentions[0].levelno == logging.WARNING and "not supported locally" in mentions[0].getMessage()
 
@@ -96,7 +96,7 @@ def test_autovid_up_serves_until_interrupted(tmp_path):
     assert "AWS endpoint   http://127.0.0.1:" in output
     assert "GET    /items/{itemId}  -> ApiEchoFunction" in output
     assert "curl -s" in output and "aws --endpoint-url" in output
-    assert output.count("Notifications (AWS::SNS::Topic)") == 1, "reported once, by name"
+    assert output.count("ClickStream (AWS::Kinesis::Stream)") == 1, "reported once, by name"
     assert output.rstrip().endswith("stopped")
     assert list(stacks.glob("*")) == [], "a stopped stack is forgotten"
 

@@ -63,7 +63,7 @@ def test_globals_conditions_and_unsupported_types():
     assert worker.properties["Timeout"] == 10  # from Globals
     assert set(worker.properties["Environment"]["Variables"]) >= {"TABLE_NAME", "STAGE", "BUCKET_NAME"}
     assert "ExtraQueue" not in template.resources  # Condition false
-    assert [resource.logical_id for resource in template.unsupported] == ["Notifications"]
+    assert [resource.logical_id for resource in template.unsupported] == ["ClickStream"]
     assert {resource.logical_id for resource in template.ignored} == {"ArtifactsBucketPolicy", "PipeRole"}
     order = template.creation_order()
     assert order.index("JobsDeadLetterQueue") < order.index("JobsQueue")
@@ -78,7 +78,7 @@ def test_parameter_overrides_flip_conditions():
 
 
 def test_unsupported_and_ignored_resources_are_listed(runtime):
-    assert runtime.stack.unsupported == ["Notifications (AWS::SNS::Topic)"]
+    assert runtime.stack.unsupported == ["ClickStream (AWS::Kinesis::Stream)"]
     assert "ArtifactsBucketPolicy (AWS::S3::BucketPolicy)" in runtime.stack.ignored
     rules = {rule.name: rule for rule in runtime.stack.event_rules}
     assert rules[runtime.ref("WorkflowStatusRule")].watches_step_functions

@@ -22,6 +22,8 @@ from typing import Any
 from cfnlint.decode import cfn_yaml
 
 from sam_emulator.errors import TemplateError, UnresolvableReferenceError
+from sam_emulator.template import cloudwatch_resources as cloudwatch
+from sam_emulator.template import sns_resources as sns
 from sam_emulator.template.intrinsics import SUB_VARIABLE, Identity, PseudoParameters, Resolver
 
 FUNCTION = "AWS::Serverless::Function"
@@ -43,7 +45,7 @@ STATE_MACHINE_TYPES = frozenset({SERVERLESS_STATE_MACHINE, STATE_MACHINE})
 SUPPORTED_TYPES = frozenset(
     {
         FUNCTION, LAYER, TABLE, QUEUE, BUCKET, SERVERLESS_STATE_MACHINE, STATE_MACHINE, PIPE, API, LOG_GROUP,
-        EVENT_RULE, SECRET,
+        EVENT_RULE, SECRET, *sns.NAMERS, *cloudwatch.NAMERS,
     }
 )  # fmt: skip
 
@@ -392,6 +394,8 @@ _NAMERS: dict[str, Callable[[Template, DeclaredResource], Identity]] = {
     LOG_GROUP: _name_log_group,
     EVENT_RULE: _name_rule,
     SECRET: _name_secret,
+    **sns.NAMERS,
+    **cloudwatch.NAMERS,
 }
 
 

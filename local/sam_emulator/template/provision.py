@@ -26,7 +26,9 @@ from sam_emulator.errors import TemplateError
 from sam_emulator.event_sources.pipes import PipeSpec
 from sam_emulator.event_sources.rules import EventRuleSpec, schedule_period_seconds
 from sam_emulator.event_sources.streams import StreamMappingSpec
+from sam_emulator.template import cloudwatch_resources as cloudwatch
 from sam_emulator.template import parser as types
+from sam_emulator.template import sns_resources as sns
 from sam_emulator.template.parser import DeclaredResource, Template
 
 logger = logging.getLogger("sam_emulator")
@@ -114,6 +116,8 @@ class Provisioner:
             types.API: self._note_api,
             types.EVENT_RULE: self._create_event_rule,
             types.SECRET: self._create_secret,
+            **sns.creators(self.template, self._client, self.stack),
+            **cloudwatch.creators(self.template, self._client, self.stack),
         }
         for logical_id in self.template.creation_order():
             resource = self.template.resources[logical_id]
