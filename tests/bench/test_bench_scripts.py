@@ -24,3 +24,14 @@ def test_render_benchmark_loads() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "moviepy" in result.stdout
+
+
+def test_startup_benchmark_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "startup.py"), "--runs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| autovid render --help |" in result.stdout

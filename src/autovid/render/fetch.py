@@ -54,6 +54,7 @@ S3Downloader = Callable[..., int]
 
 
 def _default_s3_download(bucket: str, key: str, dest: Path, *, max_bytes: int, asset_id: str | None) -> int:
+    # boto3 is loaded only when an s3:// source is fetched (offline renders never need it).
     from autovid.aws.s3_assets import download_object
 
     return download_object(bucket, key, dest, max_bytes=max_bytes, asset_id=asset_id)
