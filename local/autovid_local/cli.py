@@ -256,16 +256,18 @@ def _job_commands(subparsers: Subparsers) -> None:
 COMMANDS: list[CommandRegistration] = [add_up_command, add_render_command, _job_commands]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[CommandRegistration] = COMMANDS) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autovid", description="auto-vid developer tools")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in COMMANDS:
+    for register in commands:
         register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # `autovid render` registers only itself, so its start-up imports the render engine and nothing else.
+    args = build_parser([add_render_command] if argv[:1] == ["render"] else COMMANDS).parse_args(argv)
     return int(args.run(args) or 0)
 
 
