@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from autovid.render import graph
 from autovid.render.graph import RenderInputs, build_ffmpeg_job
 from autovid.render.plan import build_plan
 from autovid.spec import parse_spec
@@ -102,3 +103,16 @@ def test_events_that_never_overlap_share_one_lane():
 def test_overlapping_events_take_as_many_lanes_as_overlap_at_once():
     _plan, job = _job(60, sfx_every=0.5)  # 1.5 s sounds every 0.5 s (and one at 2 s and 5 s): four at once
     assert _event_lanes(job) == 4
+
+
+def test_a_long_cycle_is_rendered_once_to_a_file_and_streamed_in_a_loop(monkeypatch):
+    monkeypatch.setattr(graph, "ALOOP_MAX_SAMPLES", 100_000)  # shorter than the 12 s cycle
+    jobs = [_job(seconds)[1] for seconds in (600, 3 * 3600)]
+    for job in jobs:
+        assert job.prepare is not None and job.prepare_script_path is not None
+        assert "aloop" not in job.filter_script
+        assert job.args[job.args.index("-stream_loop") + 1] == "-1"
+        assert job.prepare.args[-1] in job.args  # the raw cycle the prepare step writes
+    # Neither run's inputs grow with the video: the cycle's own run reads one pass of the playlist.
+    assert _inputs(jobs[0]) == _inputs(jobs[1]) and _inputs(jobs[0].prepare) == _inputs(jobs[1].prepare)
+    assert jobs[0].prepare.filter_script == jobs[1].prepare.filter_script

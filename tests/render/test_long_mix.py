@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from render.conftest import MUSIC_A_HZ, MUSIC_B_HZ, SFX_HZ, run_render, source_of
 from render.media import band_level, decode, make_video
+
+from autovid.render import graph
 
 pytestmark = pytest.mark.slow
 
@@ -12,10 +15,18 @@ SECONDS = 90.0
 
 
 @pytest.fixture(scope="module")
-def long_render(media, tmp_path_factory):
-    """A (6 s) and B (6 s) with 2 s crossfades loop every 8 s; an SFX ducks B in the eleventh pass."""
+def long_video(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("long_video") / "long.mp4", SECONDS)
+
+
+@pytest.fixture(scope="module", params=["aloop", "cycle file"])
+def long_render(request, media, long_video, tmp_path_factory):
+    """A (6 s) and B (6 s) with 2 s crossfades loop every 8 s; an SFX ducks B in the eleventh pass.
+
+    The 8 s cycle is replayed by aloop, or (as a long cycle would be) rendered to a file first.
+    """
     tmp = tmp_path_factory.mktemp("long")
-    files = {**media, "long_video": make_video(tmp / "long.mp4", SECONDS)}
+    files = {**media, "long_video": long_video}
     raw = {
         "assets": {
             "video": {"id": "v", "source": source_of("long_video")},
@@ -35,7 +46,12 @@ def long_render(media, tmp_path_factory):
         ],
         "output": {"filename": "long.mp4"},
     }
-    _spec, result = run_render(tmp, raw, files)
+    limit = graph.ALOOP_MAX_SAMPLES
+    graph.ALOOP_MAX_SAMPLES = limit if request.param == "aloop" else 1000
+    try:
+        _spec, result = run_render(tmp, raw, files)
+    finally:
+        graph.ALOOP_MAX_SAMPLES = limit
     return result, decode(result.output_path)
 
 
@@ -82,3 +98,21 @@ def test_a_late_event_is_heard_from_its_start_and_ducks_the_music(long_render):
     assert ducked / open_level == pytest.approx(0.25, rel=0.10)
     assert band_level(samples, 87.0, 87.1, SFX_HZ) > 0.05
     assert band_level(samples, 86.3, 86.95, SFX_HZ) < band_level(samples, 87.0, 87.1, SFX_HZ) / 100
+
+
+def test_a_cycle_rendered_to_a_file_mixes_the_same_as_aloop(media, long_video, tmp_path, monkeypatch):
+    raw = {
+        "assets": {
+            "video": {"id": "v", "source": source_of("long_video")},
+            "audio": [{"id": "a", "source": source_of("music_a")}, {"id": "b", "source": source_of("music_b")}],
+        },
+        "backgroundMusic": {"playlist": ["b", "a"], "loop": True, "crossfadeDuration": 1.5},
+        "output": {"filename": "o.mp4"},
+    }
+    files = {**media, "long_video": long_video}
+    _spec, looped = run_render(tmp_path / "aloop", raw, files)
+    monkeypatch.setattr(graph, "ALOOP_MAX_SAMPLES", 1000)
+    _spec, streamed = run_render(tmp_path / "file", raw, files)
+    a, b = decode(looped.output_path), decode(streamed.output_path)
+    assert len(a) == len(b)
+    assert np.max(np.abs(a - b)) < 1e-4

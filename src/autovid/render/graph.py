@@ -33,6 +33,9 @@ DEFAULT_X264_PRESET = "medium"
 # The ducking gain is evaluated once per frame at the frame's midpoint; 2.5 ms frames keep a
 # 0.2 s ramp within 1% of the exact line.
 DUCKING_FRAMES_PER_SECOND = 400
+# aloop keeps the whole cycle in memory (8 bytes a stereo sample): up to about 90 s at 44.1 kHz.
+# A longer cycle is rendered once to a raw file that the main run streams with -stream_loop.
+ALOOP_MAX_SAMPLES = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class FfmpegJob:
     args: list[str]  # everything after the ffmpeg binary
     filter_script: str
     reencode_video: bool
+    # Run first, its script written to ``prepare_script_path``: renders a long music cycle to a file.
+    prepare: FfmpegJob | None = None
+    prepare_script_path: Path | None = None
 
 
 def needs_video_encode(encoding: Encoding, video_codec: str | None) -> bool:
@@ -57,18 +63,25 @@ def needs_video_encode(encoding: Encoding, video_codec: str | None) -> bool:
 
 
 class _Sources:
-    """One ``-i`` per distinct audio file; each use gets its own label (``asplit`` when shared)."""
+    """One ``-i`` per distinct audio file; each use gets its own label (``asplit`` when shared).
 
-    def __init__(self, args: list[str], fmt: str, first_index: int):
-        self.args, self.fmt, self.next_index = args, fmt, first_index
+    With ``split=False`` every use is its own input instead, so no use waits in memory for another.
+    """
+
+    def __init__(self, args: list[str], fmt: str, first_index: int, *, split: bool = True):
+        self.args, self.fmt, self.next_index, self.split = args, fmt, first_index, split
         self.index: dict[Path, int] = {}
         self.uses: dict[int, int] = {}
 
+    def add(self, *options: str) -> int:
+        """A further input (``options`` end with ``-i PATH``); returns its index."""
+        self.args.extend(options)
+        self.next_index += 1
+        return self.next_index - 1
+
     def use(self, path: Path) -> str:
-        if path not in self.index:
-            self.index[path] = self.next_index
-            self.next_index += 1
-            self.args.extend(["-i", str(path)])
+        if path not in self.index or not self.split:
+            self.index[path] = self.add("-i", str(path))
         i = self.index[path]
         self.uses[i] = self.uses.get(i, 0) + 1
         return f"[a{i}u{self.uses[i] - 1}]"
@@ -99,8 +112,10 @@ def build_ffmpeg_job(
     sources = _Sources(args, fmt, first_index=1)  # the video is input 0
 
     bus: list[str] = []
+    prepare: FfmpegJob | None = None
     if plan.music:
-        bed = _music_bed(filters, plan, inputs, sources)
+        cycle_script = filter_script_path.with_name("music_cycle.txt")
+        bed, prepare = _music_bed(filters, plan, inputs, sources, cycle_script)
         filters.append(f"{bed}atrim=end_sample={plan.total_samples},{_music_gain(plan)}[music]")
         bus.append("[music]")
 
@@ -140,7 +155,13 @@ def build_ffmpeg_job(
     args += _video_options(encoding) if reencode else ["-c:v", "copy"]
     args += ["-c:a", "aac", "-b:a", encoding.audio_bitrate or DEFAULT_AUDIO_BITRATE, "-ar", str(sr)]
     args += ["-movflags", "+faststart", "-map_metadata", "-1", "-y", str(output_path)]
-    return FfmpegJob(args=args, filter_script=";\n".join(filters) + "\n", reencode_video=reencode)
+    return FfmpegJob(
+        args=args,
+        filter_script=";\n".join(filters) + "\n",
+        reencode_video=reencode,
+        prepare=prepare,
+        prepare_script_path=cycle_script if prepare else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -185,20 +206,24 @@ def _lanes(filters: list[str], sounds: Sequence[_Sound], name: str) -> list[str]
     return labels
 
 
-def _music_bed(filters: list[str], plan: RenderPlan, inputs: RenderInputs, sources: _Sources) -> str:
-    """The playlist as one stream (unbounded when it loops; the caller trims it).
+def _music_bed(
+    filters: list[str], plan: RenderPlan, inputs: RenderInputs, sources: _Sources, cycle_script: Path
+) -> tuple[str, FfmpegJob | None]:
+    """The playlist as one stream (unbounded when it loops; the caller trims it), and the job that
+    must run first when its cycle is rendered to a file.
 
     Without looping (or when the video ends during the first pass) the bed is the placements as
     they are. A looping bed, from time F (the crossfade from the last item back to the first) on,
     repeats with period P = one pass minus F: the bed is the first item's first F samples followed
-    by the cycle [F, F + P) of the timeline, replayed forever by ``aloop``. The cycle is built
-    from one pass (the first item from its F-th sample) plus the next pass's first item fading in.
+    by the cycle [F, F + P) of the timeline, forever. The cycle is built from one pass (the first
+    item from its F-th sample) plus the next pass's first item fading in, and replayed by
+    ``aloop`` when it is short; a longer one is rendered once to a raw file, streamed in a loop.
     """
     sr = plan.sample_rate
     n = plan.playlist_length or len(plan.music)
     first_pass = plan.music[:n]
 
-    def sound(item: MusicPlacement, start: int, skip: int = 0, length: int | None = None) -> _Sound:
+    def sound(item: MusicPlacement, start: int, skip: int = 0, length: int | None = None, *, via=sources) -> _Sound:
         full = _samples(item.duration, sr)
         fade_in, fade_out = _samples(item.fade_in, sr), _samples(item.fade_out, sr)
         length = full - skip if length is None else length
@@ -211,27 +236,44 @@ def _music_bed(filters: list[str], plan: RenderPlan, inputs: RenderInputs, sourc
             chain.append(f"afade=t=in:ss={-skip}:ns={fade_in}")
         if fade_out > 0 and skip + length > full - fade_out:
             chain.append(f"afade=t=out:ss={full - fade_out - skip}:ns={fade_out}")
-        return _Sound(sources.use(inputs.audio_assets[item.asset_id]), chain, start, length)
+        return _Sound(via.use(inputs.audio_assets[item.asset_id]), chain, start, length)
 
     if len(plan.music) <= n:  # no second pass starts before the video ends
         lanes = _lanes(filters, [sound(p, _samples(p.offset, sr)) for p in first_pass], "m")
-        return _mix(filters, lanes, "bed")
+        return _mix(filters, lanes, "bed"), None
     head = _samples(first_pass[-1].fade_out, sr)  # F
     period = _samples(plan.music[n].offset, sr)  # P: where the second pass starts
-    first, again = first_pass[0], plan.music[n]
-    cycle = [sound(first, 0, skip=head)] if _samples(first.duration, sr) > head else []
-    cycle += [sound(p, _samples(p.offset, sr) - head) for p in first_pass[1:]]
-    if head:
-        cycle.append(sound(again, period - head, length=head))
-    looped = _mix(filters, _lanes(filters, cycle, "m"), "cycle")
-    exact = f"apad=whole_len={period},atrim=end_sample={period}"
-    filters.append(f"{looped}{exact},aloop=loop=-1:size={period}[loop]")
+
+    def cycle(into: list[str], via: _Sources) -> str:
+        first, again = first_pass[0], plan.music[n]
+        parts = [sound(first, 0, skip=head, via=via)] if _samples(first.duration, sr) > head else []
+        parts += [sound(p, _samples(p.offset, sr) - head, via=via) for p in first_pass[1:]]
+        if head:
+            parts.append(sound(again, period - head, length=head, via=via))
+        mixed = _mix(into, _lanes(into, parts, "m"), "cycle")
+        return f"{mixed}apad=whole_len={period},atrim=end_sample={period}"
+
+    prepare = None
+    if period <= ALOOP_MAX_SAMPLES:
+        filters.append(f"{cycle(filters, sources)},aloop=loop=-1:size={period}[loop]")
+    else:
+        raw = cycle_script.with_suffix(".f32")
+        prepare_args: list[str] = []
+        prepare_filters: list[str] = []
+        own = _Sources(prepare_args, sources.fmt, first_index=0, split=False)
+        prepare_filters.append(f"{cycle(prepare_filters, own)}[cycle]")
+        prepare_filters[:0] = own.filters()
+        prepare_args += ["-/filter_complex", str(cycle_script), "-map", "[cycle]"]
+        prepare_args += ["-c:a", "pcm_f32le", "-f", "f32le", "-y", str(raw)]
+        prepare = FfmpegJob(args=prepare_args, filter_script=";\n".join(prepare_filters) + "\n", reencode_video=False)
+        index = sources.add("-stream_loop", "-1", "-f", "f32le", "-ar", str(sr), "-ac", "2", "-i", str(raw))
+        filters.append(f"[{index}:a:0]aformat=sample_fmts=fltp:channel_layouts=stereo[loop]")
     if not head:
-        return "[loop]"
-    start = sound(first, 0, length=head)
+        return "[loop]", prepare
+    start = sound(plan.music[0], 0, length=head)
     filters.append(f"{start.source}{','.join(start.chain)},atrim=end_sample={head}[mhead]")
     filters.append("[mhead][loop]concat=n=2:v=0:a=1,asetpts=N/SR/TB[bed]")
-    return "[bed]"
+    return "[bed]", prepare
 
 
 def _video_options(encoding: Encoding) -> list[str]:
