@@ -3,7 +3,7 @@
 Graph shape::
 
     [track]* -> trim/pad/fades -> lanes -> amix: one pass of the playlist (or its steady cycle,
-                replayed by aloop when the playlist loops) -> ducking volume -> [music] --\
+                repeated when the playlist loops) -> ducking volume -> [music] -----------\
     [video audio] -> volume --------------------------------------------------------------- amix -> [aout]
     [event]* -> volume -> lanes (events that never overlap, with silence between) ---------/
 
@@ -13,7 +13,8 @@ The cost is linear in the output's length whatever the loop count or the number 
   once), so the number of inputs depends only on the distinct files, never on the video's length
   or on how often the music loops;
 * a looping playlist is built once, as its steady cycle, and replayed by ``aloop``, which keeps
-  only that cycle's samples in memory;
+  only that cycle's samples in memory; a cycle too long for that is rendered first, by a
+  separate ffmpeg run, to a raw file that the main run reads with ``-stream_loop``;
 * sounds that never overlap share a lane: one stream that plays each in turn with silence in
   between (``adelay`` / ``apad`` + ``concat``), so the mix sums a few lanes instead of padding
   every sound to the whole timeline.
@@ -261,9 +262,9 @@ def _music_bed(
         prepare_args: list[str] = []
         prepare_filters: list[str] = []
         own = _Sources(prepare_args, sources.fmt, first_index=0, split=False)
-        prepare_filters.append(f"{cycle(prepare_filters, own)}[cycle]")
+        prepare_filters.append(f"{cycle(prepare_filters, own)}[looped]")
         prepare_filters[:0] = own.filters()
-        prepare_args += ["-/filter_complex", str(cycle_script), "-map", "[cycle]"]
+        prepare_args += ["-/filter_complex", str(cycle_script), "-map", "[looped]"]
         prepare_args += ["-c:a", "pcm_f32le", "-f", "f32le", "-y", str(raw)]
         prepare = FfmpegJob(args=prepare_args, filter_script=";\n".join(prepare_filters) + "\n", reencode_video=False)
         index = sources.add("-stream_loop", "-1", "-f", "f32le", "-ar", str(sr), "-ac", "2", "-i", str(raw))
