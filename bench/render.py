@@ -366,9 +366,8 @@ def handwritten_jingle_command(
     ]
 
 
-def best_of(runs: int, command: list[str], work: Path) -> tuple[float, float, float]:
-    """The fastest of ``runs`` measurements (the machine may be shared), with the highest peak RSS."""
-    results = [measure(command, work) for _ in range(runs)]
+def _best(results: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """The fastest of several measurements (the machine may be shared), with the highest peak RSS."""
     fastest = min(results)
     return fastest[0], fastest[1], max(r[2] for r in results)
 
@@ -383,11 +382,12 @@ def run_jingle(work: Path, files: dict[str, Path], lengths: list[int], *, hand_w
         spec = jingle_spec(root, video, seconds)
         runs = repeat if seconds <= 600 else 1
         out = work / "out" / f"{spec.stem}.mp4"
-        ours = best_of(runs, [str(autovid), "render", str(spec), "-o", str(out), "--json"], work)
-        hands = []
+        commands = [[str(autovid), "render", str(spec), "-o", str(out), "--json"]]
         if hand_written:
-            for s16 in (True, False):
-                hands.append(best_of(runs, handwritten_jingle_command(work, files, video, seconds, rate, s16), work))
+            commands += [handwritten_jingle_command(work, files, video, seconds, rate, s16) for s16 in (True, False)]
+        # Interleaved, so a change in the machine's load affects every command alike; best of the runs.
+        results = [[measure(command, work) for command in commands] for _ in range(runs)]
+        ours, *hands = (_best([run[k] for run in results]) for k in range(len(commands)))
         rows.append((seconds, ours, hands))
         print(f"  {seconds} s: ours {ours[0]:.2f} s, {ours[2]:.0f} MB; hand-written {[round(h[0], 2) for h in hands]}")
     print(f"\nlooped jingle (7 s + 6 s, 1 s crossfade) + 2 ducking SFX under 1280x720 30 fps H.264, {rate} Hz")
