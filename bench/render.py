@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -366,10 +367,11 @@ def handwritten_jingle_command(
     ]
 
 
-def _best(results: list[tuple[float, float, float]]) -> tuple[float, float, float]:
-    """The fastest of several measurements (the machine may be shared), with the highest peak RSS."""
+def _best(results: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
+    """The fastest of several measurements (the machine may be shared), with the highest peak RSS
+    and the least CPU time."""
     fastest = min(results)
-    return fastest[0], fastest[1], max(r[2] for r in results)
+    return fastest[0], fastest[1], max(r[2] for r in results), min(r[3] for r in results)
 
 
 def run_jingle(work: Path, files: dict[str, Path], lengths: list[int], *, hand_written: bool, repeat: int) -> None:
@@ -386,7 +388,7 @@ def run_jingle(work: Path, files: dict[str, Path], lengths: list[int], *, hand_w
         if hand_written:
             commands += [handwritten_jingle_command(work, files, video, seconds, rate, s16) for s16 in (True, False)]
         # Interleaved, so a change in the machine's load affects every command alike; best of the runs.
-        results = [[measure(command, work) for command in commands] for _ in range(runs)]
+        results = [[(*measure(command, work), last_cpu_seconds) for command in commands] for _ in range(runs)]
         ours, *hands = (_best([run[k] for run in results]) for k in range(len(commands)))
         rows.append((seconds, ours, hands))
         print(f"  {seconds} s: ours {ours[0]:.2f} s, {ours[2]:.0f} MB; hand-written {[round(h[0], 2) for h in hands]}")
@@ -407,6 +409,16 @@ def run_jingle(work: Path, files: dict[str, Path], lengths: list[int], *, hand_w
     for name, series in zip(("ours/A", "ours/B"), ratios, strict=True):
         if len(series) >= 2:
             print(f"{name} slope: {_slope(series):+.3f}x per hour of video (least squares over the lengths)")
+    if hand_written:
+        print("\nCPU seconds (user + system) of each process tree, which a busy machine hardly changes:")
+        print(f"{'length':>8}{'ours':>9}{'A':>9}{'ours/A':>8}{'B':>9}{'ours/B':>8}")
+        cpu_ratios: list[tuple[int, float]] = []
+        for seconds, ours, hands in rows:
+            cpu_ratios.append((seconds, ours[3] / hands[0][3]))
+            line = f"{seconds:>7}s{ours[3]:>9.2f}{hands[0][3]:>9.2f}{cpu_ratios[-1][1]:>7.2f}x"
+            print(f"{line}{hands[1][3]:>9.2f}{ours[3] / hands[1][3]:>7.2f}x")
+        if len(cpu_ratios) >= 2:
+            print(f"CPU ours/A slope: {_slope(cpu_ratios):+.3f}x per hour of video")
     print("targets: ratio <= 1.25x at every length and not growing; peak RSS <= 150 MB at 3600 s")
 
 
@@ -445,11 +457,18 @@ def tree_rss_kb(root_pid: int) -> int:
     return total
 
 
+# CPU seconds (user + system) of the last measured process tree, its waited-for descendants included:
+# unlike wall time, it hardly depends on what else the machine is running.
+last_cpu_seconds = 0.0
+
+
 def measure(command: list[str], work: Path) -> tuple[float, float, float]:
     """Process wall seconds, call wall seconds (the process's own if it records none) and peak
-    tree RSS in MB of ``command``, sampled every 10 ms."""
+    tree RSS in MB of ``command``, sampled every 10 ms; its CPU seconds go to ``last_cpu_seconds``."""
+    global last_cpu_seconds
     call_file = work / "call_seconds.txt"
     call_file.unlink(missing_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     process = subprocess.Popen(command)
     peak = 0
@@ -457,6 +476,8 @@ def measure(command: list[str], work: Path) -> tuple[float, float, float]:
         peak = max(peak, tree_rss_kb(process.pid))
         time.sleep(0.01)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    last_cpu_seconds = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if process.returncode != 0:
         raise SystemExit(f"measured command failed ({process.returncode}): {' '.join(command[:6])} ...")
     call = float(call_file.read_text()) if call_file.exists() else wall
