@@ -22,12 +22,26 @@ feeds it 16-bit PCM, which ffmpeg's AAC encoder handles about 2.5 times faster.
 
 Targets on the 2-core reference machine: ours <= 1/15 of moviepy's wall time, <= 1.25x the
 hand-written command, peak RSS <= 150 MB on the 5-minute input.
+
+    python bench/render.py --jingle 60,600,3600 [--skip-hand-written]
+
+The looped-jingle case instead: a 1280x720 video of each length (the 60 s clip concatenated with
+``-c copy``), a looped playlist of a 7 s and a 6 s track with a 1 s crossfade, and two ducking
+sound effects. Each length is rendered by ``autovid render`` (a fresh process: start-up included)
+and by one hand-written ffmpeg command (``acrossfade`` + ``aloop``, the same ducking as a
+``volume`` expression, the video copied) at the same sample rate, both like for like (the AAC
+encoder fed 16-bit PCM, as ours does) and as typed (fed 32-bit float). It prints wall time and the
+peak RSS of each process tree, the ratio per length and the ratio's slope as the length grows.
+Lengths up to 600 s are the best of ``--repeat`` runs each, as the machine may be shared.
+Targets: ratio <= 1.25x at every length, not growing with length; peak RSS <= 150 MB at 3600 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -254,6 +268,169 @@ def _wav_seconds(path: Path) -> float:
         return wav.getnframes() / wav.getframerate()
 
 
+# --- the looped-jingle case ---------------------------------------------------------------
+
+JINGLES = [("jingle1", 330, 7.0), ("jingle2", 523, 6.0)]
+JINGLE_DUCKS = [("whoosh", 5.0, 0.8, 0.3, 0.5), ("ding", 18.0, 0.6, 0.5, 0.2)]  # asset, start, volume, level, fade
+
+
+def jingle_media(root: Path, files: dict[str, Path], seconds: int) -> Path:
+    """The two jingles (once) and the input of ``seconds`` (the 60 s clip concatenated with -c copy)."""
+    for name, hz, length in JINGLES:
+        path = root / f"{name}.mp3"
+        if not path.exists():
+            expr = f"0.4*sin(2*PI*{hz}*t)*(0.6+0.4*sin(2*PI*0.5*t))"
+            ffmpeg("-f", "lavfi", "-i", f"aevalsrc={expr}:s=44100:d={length}", "-ac", "2", "-b:a", "192k", str(path))
+        files[name] = path
+    if seconds == 60:
+        return files["video60"]
+    video = root / f"input_{seconds}s.mp4"
+    if not video.exists():
+        if seconds % 60:
+            raise SystemExit("lengths must be multiples of 60 s")
+        playlist = root / f"concat_{seconds}.txt"
+        playlist.write_text(f"file '{files['video60'].name}'\n" * (seconds // 60))
+        ffmpeg("-f", "concat", "-safe", "0", "-i", str(playlist), "-c", "copy", str(video))
+    return video
+
+
+def jingle_spec(root: Path, video: Path, seconds: int) -> Path:
+    """The job as a spec file for ``autovid render`` (sources relative to it)."""
+    spec = {
+        "assets": {
+            "video": {"id": "main", "source": video.name},
+            "audio": [{"id": n, "source": f"{n}.mp3"} for n, _hz, _s in JINGLES]
+            + [{"id": n, "source": f"{n}.wav"} for n in ("whoosh", "ding")],
+        },
+        "backgroundMusic": {"playlist": ["jingle1", "jingle2"], "loop": True, "volume": 0.4, "crossfadeDuration": 1},
+        "timeline": [
+            {
+                "type": "audio",
+                "start": start,
+                "data": {"assetId": asset, "volume": volume, "duckingLevel": level, "duckingFadeDuration": fade},
+            }
+            for asset, start, volume, level, fade in JINGLE_DUCKS
+        ],
+        "output": {"filename": f"jingle_{seconds}s.mp4"},
+    }
+    path = root / f"jingle_{seconds}s.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def handwritten_jingle_command(
+    work: Path, files: dict[str, Path], video: Path, seconds: int, rate: int, s16: bool = True
+) -> list[str]:
+    """The looped-jingle job as a person would type it: the two tracks crossfaded, looped with
+    aloop (a hard cut at the loop point), ducked by a volume expression, the sound effects delayed
+    and mixed, the video copied. With ``s16``, like our engine, it feeds the AAC encoder 16-bit PCM
+    (much faster than float), so the comparison is of the graphs; without, it is as typed."""
+    (t1, t2), fade = (length for _n, _hz, length in JINGLES), 1.0
+    gain = "1"
+    for asset, start, _volume, level, f in JINGLE_DUCKS:
+        end = start + (1.2 if asset == "whoosh" else 1.5)
+        gain = f"min({gain},1-{1 - level}*clip(min((t-{start - f})/{f},({end + f}-t)/{f}),0,1))"
+    fmt = f"aresample={rate},aformat=sample_fmts=fltp:channel_layouts=stereo"
+    total = seconds * rate
+    graph = ";".join(
+        [
+            f"[1:a]{fmt}[j1]",
+            f"[2:a]{fmt}[j2]",
+            f"[j1][j2]acrossfade=d={fade}:c1=tri:c2=tri,aloop=loop=-1:size={round((t1 + t2 - fade) * rate)},"
+            f"atrim=end_sample={total},asetnsamples=n=120,volume='0.4*{gain}':eval=frame[music]",
+            f"[3:a]{fmt},volume=0.8,adelay=5s:all=1[s0]",
+            f"[4:a]{fmt},volume=0.6,adelay=18s:all=1[s1]",
+            "[music][s0][s1]amix=inputs=3:normalize=0:duration=first"
+            + (",aformat=sample_fmts=s16[a]" if s16 else "[a]"),
+        ]
+    )
+    script = work / f"handwritten_jingle_{seconds}{'' if s16 else '_float'}.txt"
+    script.write_text(graph)
+    command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", str(video)]
+    for name in ("jingle1", "jingle2", "whoosh", "ding"):
+        command += ["-i", str(files[name])]
+    return command + [
+        "-/filter_complex",
+        str(script),
+        "-map",
+        "0:v:0",
+        "-map",
+        "[a]",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "192k",
+        "-movflags",
+        "+faststart",
+        str(work / "out" / f"handwritten_jingle_{seconds}s{'' if s16 else '_float'}.mp4"),
+    ]
+
+
+def _best(results: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
+    """The fastest of several measurements (the machine may be shared), with the highest peak RSS
+    and the least CPU time."""
+    fastest = min(results)
+    return fastest[0], fastest[1], max(r[2] for r in results), min(r[3] for r in results)
+
+
+def run_jingle(work: Path, files: dict[str, Path], lengths: list[int], *, hand_written: bool, repeat: int) -> None:
+    root = files["video60"].parent
+    autovid = Path(sys.executable).with_name("autovid")
+    rate = probe(files["video60"]).audio.sample_rate  # type: ignore[union-attr]
+    rows = []
+    for seconds in lengths:
+        video = jingle_media(root, files, seconds)
+        spec = jingle_spec(root, video, seconds)
+        runs = repeat if seconds <= 600 else 1
+        out = work / "out" / f"{spec.stem}.mp4"
+        commands = [[str(autovid), "render", str(spec), "-o", str(out), "--json"]]
+        if hand_written:
+            commands += [handwritten_jingle_command(work, files, video, seconds, rate, s16) for s16 in (True, False)]
+        # Interleaved, so a change in the machine's load affects every command alike; best of the runs.
+        results = [[(*measure(command, work), last_cpu_seconds) for command in commands] for _ in range(runs)]
+        ours, *hands = (_best([run[k] for run in results]) for k in range(len(commands)))
+        rows.append((seconds, ours, hands))
+        print(f"  {seconds} s: ours {ours[0]:.2f} s, {ours[2]:.0f} MB; hand-written {[round(h[0], 2) for h in hands]}")
+    print(f"\nlooped jingle (7 s + 6 s, 1 s crossfade) + 2 ducking SFX under 1280x720 30 fps H.264, {rate} Hz")
+    print("hand A: the hand-written command feeding the AAC encoder 16-bit PCM, as ours does (like for like);")
+    print("hand B: the same command as typed, the encoder fed 32-bit float")
+    header = f"{'length':>8}{'ours (s)':>10}{'RSS (MB)':>10}"
+    if hand_written:
+        header += f"{'A (s)':>9}{'RSS (MB)':>10}{'ours/A':>8}{'B (s)':>9}{'RSS (MB)':>10}{'ours/B':>8}"
+    print(header)
+    ratios: list[list[tuple[int, float]]] = [[], []]
+    for seconds, ours, hands in rows:
+        line = f"{seconds:>7}s{ours[0]:>10.2f}{ours[2]:>10.1f}"
+        for k, hand in enumerate(hands):
+            ratios[k].append((seconds, ours[0] / hand[0]))
+            line += f"{hand[0]:>9.2f}{hand[2]:>10.1f}{ratios[k][-1][1]:>7.2f}x"
+        print(line)
+    for name, series in zip(("ours/A", "ours/B"), ratios, strict=True):
+        if len(series) >= 2:
+            print(f"{name} slope: {_slope(series):+.3f}x per hour of video (least squares over the lengths)")
+    if hand_written:
+        print("\nCPU seconds (user + system) of each process tree, which a busy machine hardly changes:")
+        print(f"{'length':>8}{'ours':>9}{'A':>9}{'ours/A':>8}{'B':>9}{'ours/B':>8}")
+        cpu_ratios: list[tuple[int, float]] = []
+        for seconds, ours, hands in rows:
+            cpu_ratios.append((seconds, ours[3] / hands[0][3]))
+            line = f"{seconds:>7}s{ours[3]:>9.2f}{hands[0][3]:>9.2f}{cpu_ratios[-1][1]:>7.2f}x"
+            print(f"{line}{hands[1][3]:>9.2f}{ours[3] / hands[1][3]:>7.2f}x")
+        if len(cpu_ratios) >= 2:
+            print(f"CPU ours/A slope: {_slope(cpu_ratios):+.3f}x per hour of video")
+    print("targets: ratio <= 1.25x at every length and not growing; peak RSS <= 150 MB at 3600 s")
+
+
+def _slope(series: list[tuple[int, float]]) -> float:
+    hours = [s / 3600 for s, _r in series]
+    values = [r for _s, r in series]
+    mean_h, mean_r = sum(hours) / len(hours), sum(values) / len(values)
+    spread = sum((h - mean_h) ** 2 for h in hours)
+    return sum((h - mean_h) * (r - mean_r) for h, r in zip(hours, values, strict=True)) / spread
+
+
 # --- measurement -----------------------------------------------------------------------
 
 
@@ -281,11 +458,18 @@ def tree_rss_kb(root_pid: int) -> int:
     return total
 
 
+# CPU seconds (user + system) of the last measured process tree, its waited-for descendants included:
+# unlike wall time, it hardly depends on what else the machine is running.
+last_cpu_seconds = 0.0
+
+
 def measure(command: list[str], work: Path) -> tuple[float, float, float]:
     """Process wall seconds, call wall seconds (the process's own if it records none) and peak
-    tree RSS in MB of ``command``, sampled every 10 ms."""
+    tree RSS in MB of ``command``, sampled every 10 ms; its CPU seconds go to ``last_cpu_seconds``."""
+    global last_cpu_seconds
     call_file = work / "call_seconds.txt"
     call_file.unlink(missing_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     process = subprocess.Popen(command)
     peak = 0
@@ -293,6 +477,8 @@ def measure(command: list[str], work: Path) -> tuple[float, float, float]:
         peak = max(peak, tree_rss_kb(process.pid))
         time.sleep(0.01)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    last_cpu_seconds = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if process.returncode != 0:
         raise SystemExit(f"measured command failed ({process.returncode}): {' '.join(command[:6])} ...")
     call = float(call_file.read_text()) if call_file.exists() else wall
@@ -304,12 +490,18 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--skip-moviepy", action="store_true")
     parser.add_argument("--flat", action="store_true", help="plain testsrc2 frames, without grain")
+    parser.add_argument("--jingle", metavar="SECONDS", help="the looped-jingle case at these lengths, e.g. 60,600")
+    parser.add_argument("--skip-hand-written", action="store_true", help="with --jingle: only autovid render")
+    parser.add_argument("--repeat", type=int, default=3, help="with --jingle: best of N runs up to 600 s")
     parser.add_argument("--run", choices=("engine1", "engine1-cold", "engine5", "moviepy"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = (args.workdir or Path(tempfile.gettempdir()) / "autovid-bench").resolve()
     (work / "out").mkdir(parents=True, exist_ok=True)
     files = generate_media(work / "media", flat=args.flat)
 
+    if args.jingle:
+        lengths = [int(x) for x in args.jingle.split(",")]
+        return run_jingle(work, files, lengths, hand_written=not args.skip_hand_written, repeat=args.repeat)
     if args.run == "engine1":
         return run_engine(work, files, 1)
     if args.run == "engine1-cold":

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from support import minimal_spec
 
-from autovid.core.config import Limits, RenderSettings
+from autovid.core.config import Config, Limits, RenderSettings, Settings
 from autovid.core.errors import ForbiddenDestinationError, InvalidAssetError
+from autovid.render.budget import estimate_render
 from autovid.render.engine import ProbedAssets
 from autovid.render.probe import MediaInfo, StreamInfo
 from autovid.spec import parse_spec
-from autovid.workflow.validate_job import check_destination, check_media_limits, plan_summary
+from autovid.workflow import validate_job as validate_job_module
+from autovid.workflow.validate_job import MAX_LISTED_MUSIC_SLOTS, check_destination, check_media_limits, plan_summary
 
 BUCKET = "auto-vid-s3-bucket-auto-vid-123456789012"
 
@@ -79,3 +82,40 @@ def test_the_plan_lays_out_the_playlist_and_resolves_speech(monkeypatch: pytest.
     assert plan.music[1].offset == pytest.approx(3.0) and plan.music[1].fadeIn == pytest.approx(1.0)
     assert [(s.index, s.provider, s.voiceId) for s in plan.speech] == [(0, "espeak-ng", "Joanna")]
     assert plan.audioEvents == 1 and plan.videoDuration == 10.0
+
+
+def test_a_long_looped_playlist_lists_only_the_first_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan rides in the execution's state, so three hours of a 4 s loop must not list every slot."""
+    monkeypatch.setenv("TTS_PROVIDER", "espeak-ng")
+    raw = minimal_spec()
+    raw["backgroundMusic"]["crossfadeDuration"] = 1.0
+    plan = plan_summary(parse_spec(raw, Limits()), probed(duration=3 * 3600.0), RenderSettings())
+    assert plan.musicSlots == 3600  # 3 s apart over 3 hours
+    assert len(plan.music) == MAX_LISTED_MUSIC_SLOTS
+    assert len(plan.model_dump_json()) < 32_000
+
+
+def test_a_job_that_cannot_fit_the_render_step_is_refused_before_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ValidateJob estimates /tmp from the fetched sizes and refuses, naming the limit."""
+    raw = minimal_spec()
+    raw["assets"]["video"]["source"] = f"s3://{BUCKET}/inputs/video.mp4"
+    raw["assets"]["audio"] = [{**a, "source": f"s3://{BUCKET}/assets/{a['id']}"} for a in raw["assets"]["audio"]]
+    monkeypatch.setattr(validate_job_module, "validate_media", lambda spec, fetcher: probed(duration=7200.0))
+    monkeypatch.setattr(
+        validate_job_module,
+        "estimate_job",
+        lambda spec, assets: estimate_render(
+            duration=7200.0,
+            video_bytes=7_200_000_000,
+            other_bytes=0,
+            encoding=spec.output.encoding,
+            video_codec="h264",
+            width=1280,
+            height=720,
+            fps=30.0,
+        ),
+    )
+    config = dataclasses.replace(Config.from_env(), settings=Settings(S3_BUCKET_NAME=BUCKET))
+    with pytest.raises(InvalidAssetError, match="of /tmp") as caught:
+        validate_job_module.validate_job({"spec": raw}, config)
+    assert caught.value.field == "assets.video.source"

@@ -22,7 +22,9 @@ class Limits(BaseSettings):
     max_tts_chars: int = Field(default=3000, alias="MAX_TTS_CHARS")
     max_playlist_items: int = Field(default=50, alias="MAX_PLAYLIST_ITEMS")
     max_asset_bytes: int = Field(default=2 * 1024**3, alias="MAX_ASSET_BYTES")
-    max_video_seconds: float = Field(default=600.0, alias="MAX_VIDEO_SECONDS")
+    # Three hours: with the video stream copied, RenderVideo renders that well within its 900 s
+    # (see autovid.render.budget); ValidateJob also refuses any job whose estimate does not fit.
+    max_video_seconds: float = Field(default=3 * 3600.0, alias="MAX_VIDEO_SECONDS")
     max_video_pixels: int = Field(default=3840 * 2160, alias="MAX_VIDEO_PIXELS")
     allow_http_webhooks: bool = Field(default=False, alias="ALLOW_HTTP_WEBHOOKS")
     # Local mode and tests only: sources and webhooks may name 127.0.0.0/8, ::1 and localhost.

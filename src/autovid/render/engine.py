@@ -138,6 +138,9 @@ def render(
         filter_script_path=script,
         output_path=output,
     )
+    if job.prepare is not None and job.prepare_script_path is not None:  # a long music cycle, rendered once
+        job.prepare_script_path.write_text(job.prepare.filter_script)
+        run_with_progress(job.prepare.args, 0, report, log_path=fetcher.dir / "ffmpeg-music.log")
     script.write_text(job.filter_script)
     run_with_progress(job.args, plan.duration, report, log_path=fetcher.dir / "ffmpeg.log")
     report(100)

@@ -18,16 +18,8 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
-
-import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    SSLError,
-)
 
 from autovid.core.config import RenderSettings
 from autovid.core.errors import (
@@ -43,6 +35,9 @@ from autovid.core.errors import (
 )
 from autovid.core.netguard import Resolver, resolve_public
 from autovid.core.s3_uri import split_s3_uri
+
+if TYPE_CHECKING:  # urllib3 is imported when an http(s) source is fetched, not by every render
+    import urllib3
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
@@ -157,6 +152,15 @@ class AssetFetcher:
         raise ForbiddenSourceError(f"more than {self.settings.fetch_max_redirects} redirects")
 
     def _request(self, url: str) -> urllib3.BaseHTTPResponse:
+        import urllib3
+        from urllib3.exceptions import (
+            ConnectTimeoutError,
+            NewConnectionError,
+            ProtocolError,
+            ReadTimeoutError,
+            SSLError,
+        )
+
         parts = urlsplit(url)
         host = parts.hostname or ""
         https = parts.scheme.lower() == "https"
@@ -205,6 +209,8 @@ class AssetFetcher:
             raise DownloadTimeoutError(f"the connection to {host} was reset") from exc
 
     def _stream(self, response: urllib3.BaseHTTPResponse, dest: Path, url: str, deadline: float) -> None:
+        from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             raise AssetTooLargeError(f"{url} is {declared} bytes; the limit is {self.max_bytes}")

@@ -12,8 +12,9 @@ from autovid.core.errors import FieldError, InvalidSpecError
 from autovid.spec import JobSpec, TtsEvent
 
 DEFAULT_SAMPLE_RATE = 48_000
-# A very short track looped over a long video would need thousands of placements.
-MAX_MUSIC_PLACEMENTS = 1000
+# The filter graph does not grow with the placements (one pass of the playlist is looped), but the
+# plan lists them: a 1 s track with a 0.5 s crossfade under 3 hours is about 21,600 placements.
+MAX_MUSIC_PLACEMENTS = 25_000
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class RenderPlan:
     music_volume: float
     events: tuple[EventPlacement, ...]
     ducking: tuple[GainSegment, ...]  # covers [0, duration]; empty when nothing ducks
+    # Items in one pass of the playlist: ``music`` repeats with this period when it loops.
+    playlist_length: int = 0
 
     @property
     def total_samples(self) -> int:
@@ -131,6 +134,7 @@ def build_plan(
         music_volume=music_volume,
         events=events,
         ducking=ducking_envelope(ducks, video_duration) if ducks and music else (),
+        playlist_length=len(spec.background_music.playlist) if spec.background_music else 0,
     )
 
 

@@ -20,6 +20,7 @@ from autovid.core.config import Config, Limits, RenderSettings
 from autovid.core.errors import ForbiddenSourceError, InvalidAssetError
 from autovid.core.s3_uri import split_s3_uri
 from autovid.jobs.destinations import check_destination
+from autovid.render.budget import check_render_fits, estimate_job
 from autovid.render.engine import ProbedAssets, validate_media
 from autovid.render.fetch import AssetFetcher
 from autovid.render.plan import layout_playlist
@@ -29,6 +30,9 @@ from autovid.workflow.runner import stored_spec
 
 # Where s3:// sources may be read from: the managed bucket's prefixes the roles may GetObject.
 SOURCE_PREFIXES = ("assets/", "inputs/")
+# The plan rides in the execution's state (256 KB at most): a short track looped under hours of
+# video has thousands of slots, so only the first ones are listed (``musicSlots`` counts them all).
+MAX_LISTED_MUSIC_SLOTS = 100
 
 
 class AssetSummary(BaseModel):
@@ -64,6 +68,7 @@ class RenderPlanSummary(BaseModel):
     videoHasAudio: bool
     audio: dict[str, AssetSummary]
     music: list[MusicSlot]
+    musicSlots: int = 0
     speech: list[SpeechEvent]
     audioEvents: int
     # asset id -> "sha256:<hex>" of the bytes probed here; RenderVideo refuses any other bytes.
@@ -81,7 +86,9 @@ def validate_job(record: dict[str, Any], config: Config) -> RenderPlanSummary:
     ):
         assets = validate_media(spec, fetcher)
         digests = asset_digests(spec, fetcher.digests)
+        estimate = estimate_job(spec, assets)  # from the files' sizes, while they are here
     check_media_limits(spec, assets, config.limits)
+    check_render_fits(estimate, asset_id=spec.assets.video.id, field="assets.video.source")
     return plan_summary(spec, assets, config.render).model_copy(update={"assetDigests": digests})
 
 
@@ -167,8 +174,9 @@ def plan_summary(spec: JobSpec, assets: ProbedAssets, render_settings: RenderSet
         },
         music=[
             MusicSlot(assetId=s.asset_id, offset=s.offset, length=s.length, fadeIn=s.fade_in, fadeOut=s.fade_out)
-            for s in slots
+            for s in slots[:MAX_LISTED_MUSIC_SLOTS]
         ],
+        musicSlots=len(slots),
         speech=[
             SpeechEvent(
                 index=i,
