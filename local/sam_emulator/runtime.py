@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sam_emulator.apigateway.server import RestApiServer
@@ -357,8 +358,8 @@ class LocalRuntime:
         sfn = self.client("stepfunctions")
         for arn in self.stack.state_machine_arns.values():
             try:
-                running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
-                for execution in running:
+                pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING")
+                for execution in [execution for page in pages for execution in page["executions"]]:
                     sfn.stop_execution(executionArn=execution["executionArn"])
             except (BotoCoreError, ClientError) as error:
                 logger.debug("could not stop executions of %s: %s", arn, error)
@@ -493,7 +494,9 @@ def local_client(service: str, endpoint_url: str, region: str) -> Any:
         aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=region,
     )
-    return session.client(service, endpoint_url=endpoint_url)
+    # No host prefix: StartSyncExecution and TestState would go to ``sync-<host>``, which does not
+    # resolve for a local endpoint.
+    return session.client(service, endpoint_url=endpoint_url, config=Config(inject_host_prefix=False))
 
 
 def _parse_payload(body: Any) -> Any:

@@ -82,7 +82,9 @@ def run_execution(runtime: LocalRuntime, state_machine: str, execution_input: An
 
 
 def execution_history(runtime: LocalRuntime, execution_arn: str) -> list[dict[str, Any]]:
-    return runtime.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
+    """Every event, oldest first (all pages)."""
+    pages = runtime.client("stepfunctions").get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    return [event for page in pages for event in page["events"]]
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ class BackgroundPoller:
         self._thread: threading.Thread | None = None
 
     def _start_thread(self, name: str) -> None:
+        self._stopping.clear()  # a stopped poller can be started again
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 

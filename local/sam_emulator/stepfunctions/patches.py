@@ -34,6 +34,30 @@ Patches:
     overwrites that with its error, and the execution ends FAILED. On AWS a stopped execution
     is ABORTED whatever its tasks do afterwards; a stopped program now stays stopped.
 
+``stop-execution`` / ``history-closed-at-stop``
+    moto's StopExecution answers no ``stopDate``, drops ``error`` and ``cause``, and leaves the
+    execution RUNNING until its task returns. On AWS it is ABORTED at once, with the error and
+    cause in DescribeExecution and ``ExecutionAborted``; a task still running is left to finish
+    but adds nothing to the history.
+
+``execution-history``
+    GetExecutionHistory with ``reverseOrder``, ``maxResults``/``nextToken``,
+    ``includeExecutionData`` and AWS's ``previousEventId`` (moto ignores the first three and gives
+    event 2 the id 0). ``redrive-list-executions`` pages and filters ListExecutions likewise.
+
+``list-state-machine-versions`` / ``start-sync-execution``
+    Actions moto lacks: the versions moto keeps; StartSyncExecution refuses a STANDARD machine
+    with ``StateMachineTypeNotSupported``, as AWS does.
+
+``unknown-operation``
+    An action moto does not implement raises ``NotImplementedError``, which its server answers
+    with an HTML 500 that SDKs retry; we answer AWS's 4xx for an unknown operation instead.
+
+``message-origin`` / ``start-message-move-task`` / ``list-message-move-tasks`` / ``cancel-message-move-task``
+    moto has no SQS message move tasks; :class:`sam_emulator.sqs.message_moves.MessageMoveTasks`
+    implements them. ``message-origin`` remembers the queue a message was first sent to (moto
+    moves the same message object to the DLQ), which is where a move without destination sends it.
+
 ``scaled-retry-wait`` / ``scaled-wait-state`` (installed only when ``wait_scale != 1``)
     ASL requires ``IntervalSeconds >= 1`` and moto sleeps in real time; tests scale Retry
     back-off and Wait states down so a workflow with retries runs in milliseconds.
@@ -57,6 +81,7 @@ import collections
 import datetime as dt
 import functools
 import inspect
+import logging
 import socket
 import threading
 import time
@@ -66,7 +91,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sam_emulator.errors import LocalRuntimeError, MotoPatchError, PortInUseError
+from sam_emulator.sqs.message_moves import MessageMoveError, MessageMoveTasks, remember_origin
+from sam_emulator.stepfunctions.paging import PagingError, execution_history_page, page
 from sam_emulator.stepfunctions.redrive import ExecutionNotRedrivableError, ExecutionRedriver, context_redrive_fields
+from sam_emulator.unknown_operations import operation_name, unknown_operation_response
+
+logger = logging.getLogger("sam_emulator")
 
 
 class LambdaDispatcher(Protocol):
@@ -202,6 +232,30 @@ def _environment() -> Any:
     return Environment
 
 
+def _base_response() -> Any:
+    from moto.core.responses import BaseResponse
+
+    return BaseResponse
+
+
+def _event_manager() -> Any:
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    return EventManager
+
+
+def _sqs_response() -> Any:
+    from moto.sqs.responses import SQSResponse
+
+    return SQSResponse
+
+
+def _sqs_queue() -> Any:
+    from moto.sqs.models import Queue
+
+    return Queue
+
+
 def _state_module() -> Any:
     from moto.stepfunctions.parser.asl.component.state import state
 
@@ -232,6 +286,138 @@ def _build_set_error(original: Callable[..., Any]) -> Callable[..., Any]:
         original(env, error)
 
     return set_error
+
+
+EXECUTION_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
+#: Set on an event manager when StopExecution has written ``ExecutionAborted``: nothing follows it.
+_HISTORY_CLOSED = "_sam_emulator_history_closed"
+#: Set on an execution's environment when StopExecution has ended and reported it.
+_ABORTED_AT_ONCE = "_sam_emulator_aborted_at_once"
+
+
+def _build_add_event(original: Callable[..., Any]) -> Callable[..., Any]:
+    def add_event(
+        manager: Any,
+        context: Any,
+        event_type: Any,
+        event_details: Any = None,
+        timestamp: Any = None,
+        update_source_event_id: bool = True,
+    ) -> int:
+        if getattr(manager, _HISTORY_CLOSED, False):
+            return 0  # a task that outlived StopExecution: its events are not part of the history
+        return original(manager, context, event_type, event_details, timestamp, update_source_event_id)
+
+    return add_event
+
+
+def _check_length(name: str, value: str | None, limit: int) -> None:
+    from moto.stepfunctions.exceptions import ValidationException
+
+    if value is not None and len(value) > limit:
+        raise ValidationException(
+            f"1 validation error detected: Value at '{name}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {limit}"
+        )
+
+
+def _paging_error(error: PagingError) -> Exception:
+    from moto.stepfunctions.exceptions import InvalidToken, ValidationException
+
+    if error.code == "InvalidToken":
+        return InvalidToken(str(error).removeprefix("Invalid Token: "))
+    return ValidationException(str(error))
+
+
+def _build_get_execution_history(_original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_execution_history(response: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        arn = response._get_param("executionArn")
+        events = response.stepfunction_backend.get_execution_history(arn)["events"]
+        include = response._get_param("includeExecutionData")
+        try:
+            answer = execution_history_page(
+                list(events),
+                execution_arn=arn,
+                reverse_order=bool(response._get_param("reverseOrder")),
+                include_execution_data=include is None or bool(include),
+                max_results=response._get_int_param("maxResults"),
+                next_token=response._get_param("nextToken"),
+            )
+        except PagingError as error:
+            raise _paging_error(error) from None
+        return ActionResult(answer)
+
+    return get_execution_history
+
+
+def _build_list_state_machine_versions(_original: None) -> Callable[..., Any]:
+    def list_state_machine_versions(response: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        arn = response._get_param("stateMachineArn")
+        machine = response.stepfunction_backend.describe_state_machine(arn)
+        versions = sorted(getattr(machine, "versions", {}).values(), key=lambda v: v.version, reverse=True)
+        try:
+            chunk, following = page(
+                versions,
+                max_results=response._get_int_param("maxResults"),
+                next_token=response._get_param("nextToken"),
+                scope=f"versions:{arn}",
+            )
+        except PagingError as error:
+            raise _paging_error(error) from None
+        answer: dict[str, Any] = {
+            "stateMachineVersions": [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in chunk]
+        }
+        if following:
+            answer["nextToken"] = following
+        return ActionResult(answer)
+
+    return list_state_machine_versions
+
+
+def _build_start_sync_execution(_original: None) -> Callable[..., Any]:
+    def start_sync_execution(response: Any) -> Any:
+        machine = response.stepfunction_backend.describe_state_machine(response._get_param("stateMachineArn"))
+        if str(getattr(machine, "type", "STANDARD")) != "EXPRESS":
+            raise _state_machine_type_not_supported()("This operation is not supported by this type of state machine")
+        return unknown_operation_response(response, "synchronous EXPRESS executions are not emulated")
+
+    return start_sync_execution
+
+
+def _build_call_action(original: Callable[..., Any]) -> Callable[..., Any]:
+    def call_action(response: Any) -> Any:
+        try:
+            return original(response)
+        except NotImplementedError as error:
+            logger.info("unknown operation %s: %s", operation_name(response), error)
+            return unknown_operation_response(response)
+
+    return call_action
+
+
+def _build_add_message(original: Callable[..., Any]) -> Callable[..., Any]:
+    def add_message(queue: Any, message: Any) -> None:
+        remember_origin(message, queue.queue_arn)
+        original(queue, message)
+
+    return add_message
+
+
+def _sqs_answer(response: Any, call: Callable[[], dict[str, Any]]) -> Any:
+    """``call()``'s answer, or the SQS error a :class:`MessageMoveError` stands for, serialized
+    with the SQS error model and the HTTP status SQS gives it (404 for a missing resource)."""
+    from moto.core.responses import ActionResult
+    from moto.sqs.exceptions import SQSException
+
+    try:
+        return ActionResult(call())
+    except MessageMoveError as error:
+        _status, headers, body = response.serialized(ActionResult(SQSException(error.code, str(error))))
+        return body, {**headers, "status": error.status}
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -280,6 +466,7 @@ class MotoPatches:
         self._ended_before_start: dict[str, Any] = {}
         self._order_lock = threading.RLock()
         self.redriver = ExecutionRedriver(on_redriven=self._report_redriven)
+        self.message_moves = MessageMoveTasks()
 
     def patches(self) -> list[Patch]:
         patches = [
@@ -307,6 +494,63 @@ class MotoPatches:
                 self._build_terminated,
             ),
             Patch("stop-wins", _environment, "set_error", ("self", "error"), _build_set_error),
+            Patch("stop-execution", _sfn_response, "stop_execution", ("self",), self._build_stop_execution),
+            Patch(
+                "history-closed-at-stop",
+                _event_manager,
+                "add_event",
+                ("self", "context", "event_type", "event_details", "timestamp", "update_source_event_id"),
+                _build_add_event,
+            ),
+            Patch(
+                "execution-history",
+                _sfn_response,
+                "get_execution_history",
+                ("self",),
+                _build_get_execution_history,
+            ),
+            Patch(
+                "list-state-machine-versions",
+                _sfn_response,
+                "list_state_machine_versions",
+                None,
+                _build_list_state_machine_versions,
+                adds=True,
+            ),
+            Patch(
+                "start-sync-execution",
+                _sfn_response,
+                "start_sync_execution",
+                None,
+                _build_start_sync_execution,
+                adds=True,
+            ),  # fmt: skip
+            Patch("unknown-operation", _base_response, "call_action", ("self",), _build_call_action),
+            Patch("message-origin", _sqs_queue, "add_message", ("self", "message"), _build_add_message),
+            Patch(
+                "start-message-move-task",
+                _sqs_response,
+                "start_message_move_task",
+                None,
+                self._build_start_message_move_task,
+                adds=True,
+            ),  # fmt: skip
+            Patch(
+                "list-message-move-tasks",
+                _sqs_response,
+                "list_message_move_tasks",
+                None,
+                self._build_list_message_move_tasks,
+                adds=True,
+            ),  # fmt: skip
+            Patch(
+                "cancel-message-move-task",
+                _sqs_response,
+                "cancel_message_move_task",
+                None,
+                self._build_cancel_message_move_task,
+                adds=True,
+            ),  # fmt: skip
             Patch("redrive-execution", _sfn_response, "redrive_execution", None, self._build_redrive, adds=True),
             Patch(
                 "redrive-describe-execution",
@@ -347,6 +591,7 @@ class MotoPatches:
             raise
 
     def uninstall(self) -> None:
+        self.message_moves.cancel_all()
         while self._installed:
             self._installed.pop().undo()
 
@@ -408,14 +653,100 @@ class MotoPatches:
             # The end is recorded and reported under the lock a redrive takes, so a redrive sees
             # either a running execution (refused) or an ended one whose end was reported.
             with self._order_lock:
+                worker = getattr(execution, "exec_worker", None)
+                env = worker.env if worker is not None else None
+                if env is not None and (env.is_running() or getattr(env, _ABORTED_AT_ONCE, False)):
+                    # A thread that outlived its run: StopExecution already ended and reported
+                    # it, or a redrive has started a new run since.
+                    return
                 original(communication)
                 if execution.exec_arn in self._running:
                     self._running.discard(execution.exec_arn)
                     listener.execution_finished(execution)
-                else:
+                elif execution.exec_arn not in self._seen:
                     self._ended_before_start[execution.exec_arn] = execution
 
         return terminated
+
+    # --- StopExecution --------------------------------------------------------------------------
+
+    def _build_stop_execution(self, _original: Callable[..., Any]) -> Callable[..., Any]:
+        def stop_execution(response: Any) -> Any:
+            from moto.core.responses import ActionResult
+
+            error, cause = response._get_param("error"), response._get_param("cause")
+            _check_length("error", error, 256)
+            _check_length("cause", cause, 32768)
+            execution = response.stepfunction_backend.describe_execution(response._get_param("executionArn"))
+            with self._order_lock:
+                if execution.status == "RUNNING" and execution.exec_worker is not None:
+                    self._abort(execution, error, cause)
+            return ActionResult({"stopDate": execution.stop_date})
+
+        return stop_execution
+
+    def _abort(self, execution: Any, error: str | None, cause: str | None) -> None:
+        """End ``execution`` ABORTED now, as AWS does: a task still running is left to finish, but
+        nothing it does afterwards reaches the execution or its history."""
+        from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
+        from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
+
+        now = dt.datetime.now(dt.UTC)
+        env = execution.exec_worker.env
+        env.set_stop(stop_date=now, cause=cause, error=error)
+        details = {key: value for key, value in (("error", error), ("cause", cause)) if value is not None}
+        last_event_id = max((int(e["id"]) for e in env.event_manager.get_event_history()), default=0)
+        env.event_manager.add_event(
+            context=EventHistoryContext(previous_event_id=last_event_id),
+            event_type=HistoryEventType.ExecutionAborted,
+            event_details=EventDetails(executionAbortedEventDetails=details),
+            timestamp=now,
+        )
+        setattr(env.event_manager, _HISTORY_CLOSED, True)
+        setattr(env, _ABORTED_AT_ONCE, True)
+        execution.exec_status = ExecutionStatus.ABORTED
+        execution.stop_date = now
+        execution.error = error
+        execution.cause = cause
+        execution.output = None
+        if execution.exec_arn in self._running:
+            self._running.discard(execution.exec_arn)
+            self._listener.execution_finished(execution)
+
+    # --- SQS message move tasks ------------------------------------------------------------
+
+    def _build_start_message_move_task(self, _original: None) -> Callable[..., Any]:
+        tasks = self.message_moves
+
+        def start_message_move_task(response: Any) -> Any:
+            rate = response._get_param("MaxNumberOfMessagesPerSecond")
+            return _sqs_answer(response, lambda: {"TaskHandle": tasks.start(
+                response._get_param("SourceArn"),
+                response._get_param("DestinationArn"),
+                int(rate) if rate is not None else None,
+            )})  # fmt: skip
+
+        return start_message_move_task
+
+    def _build_list_message_move_tasks(self, _original: None) -> Callable[..., Any]:
+        tasks = self.message_moves
+
+        def list_message_move_tasks(response: Any) -> Any:
+            count = response._get_param("MaxResults")
+            source = response._get_param("SourceArn")
+            return _sqs_answer(response, lambda: {"Results": tasks.list(source, int(count) if count else None)})
+
+        return list_message_move_tasks
+
+    def _build_cancel_message_move_task(self, _original: None) -> Callable[..., Any]:
+        tasks = self.message_moves
+
+        def cancel_message_move_task(response: Any) -> Any:
+            handle = response._get_param("TaskHandle") or ""
+            return _sqs_answer(response, lambda: {"ApproximateNumberOfMessagesMoved": tasks.cancel(handle)})
+
+        return cancel_message_move_task
 
     # --- redrive ----------------------------------------------------------------------------
 
@@ -461,24 +792,30 @@ class MotoPatches:
 
         def list_executions(response: Any) -> Any:
             # moto's own pages before any filter could apply; this one filters by status and
-            # redriveFilter, then pages (the token is the offset).
+            # redriveFilter, then pages.
             from moto.core.responses import ActionResult
-            from moto.stepfunctions.exceptions import InvalidToken, ValidationException
+            from moto.stepfunctions.exceptions import ResourceNotFound, ValidationException
 
-            state_machine = response.stepfunction_backend.describe_state_machine(response._get_param("stateMachineArn"))
+            machine_arn = response._get_param("stateMachineArn")
+            map_run_arn = response._get_param("mapRunArn")
+            if machine_arn and map_run_arn:
+                raise ValidationException("Only one of stateMachineArn or mapRunArn may be provided")
+            if not machine_arn and not map_run_arn:
+                raise ValidationException("Must provide a StateMachine ARN or MapRun ARN")
+            if map_run_arn:
+                raise ResourceNotFound(map_run_arn)  # Distributed Map runs are not emulated: none exist
+            state_machine = response.stepfunction_backend.describe_state_machine(machine_arn)
             status_filter = response._get_param("statusFilter")
             redrive_filter = response._get_param("redriveFilter")
-            if redrive_filter not in (None, "REDRIVEN", "NOT_REDRIVEN"):
-                raise ValidationException(
-                    f"1 validation error detected: Value '{redrive_filter}' at 'redriveFilter' failed to satisfy "
-                    "constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]"
-                )
-            max_results = response._get_int_param("maxResults") or 100
-            token = response._get_param("nextToken")
-            try:
-                offset = int(token) if token else 0
-            except ValueError:
-                raise InvalidToken(f"Invalid nextToken {token!r}") from None
+            for name, value, allowed in (
+                ("statusFilter", status_filter, EXECUTION_STATUSES),
+                ("redriveFilter", redrive_filter, ("REDRIVEN", "NOT_REDRIVEN")),
+            ):
+                if value is not None and value not in allowed:
+                    raise ValidationException(
+                        f"1 validation error detected: Value '{value}' at '{name}' failed to satisfy "
+                        f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+                    )
             executions = []
             for execution in sorted(state_machine.executions, key=lambda e: e.start_date, reverse=True):
                 if status_filter and execution.status != status_filter:
@@ -487,9 +824,17 @@ class MotoPatches:
                 if (redrive_filter == "REDRIVEN" and count == 0) or (redrive_filter == "NOT_REDRIVEN" and count):
                     continue
                 executions.append(execution)
-            page = executions[offset : offset + max_results]
+            try:
+                chunk, following = page(
+                    executions,
+                    max_results=response._get_int_param("maxResults"),
+                    next_token=response._get_param("nextToken"),
+                    scope=f"executions:{machine_arn}:{status_filter}:{redrive_filter}",
+                )
+            except PagingError as error:
+                raise _paging_error(error) from None
             items = []
-            for execution in page:
+            for execution in chunk:
                 item = {
                     "executionArn": execution.execution_arn,
                     "stateMachineArn": state_machine.arn,
@@ -502,8 +847,8 @@ class MotoPatches:
                     item["stopDate"] = execution.stop_date
                 items.append(item)
             result: dict[str, Any] = {"executions": items}
-            if offset + max_results < len(executions):
-                result["nextToken"] = str(offset + max_results)
+            if following:
+                result["nextToken"] = following
             return ActionResult(result)
 
         return list_executions
@@ -529,6 +874,17 @@ class MotoPatches:
                 env.program_state_event.wait(wait_seconds * scale)
 
         return wait_interval
+
+
+@functools.cache
+def _state_machine_type_not_supported() -> type[Exception]:
+    from moto.core.exceptions import AWSError
+
+    class StateMachineTypeNotSupported(AWSError):
+        TYPE = "StateMachineTypeNotSupported"
+        STATUS = 400
+
+    return StateMachineTypeNotSupported
 
 
 @functools.cache
