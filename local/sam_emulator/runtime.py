@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sam_emulator.apigateway.server import RestApiServer
@@ -399,6 +400,8 @@ class LocalRuntime:
             "AWS_DEFAULT_REGION": self.pseudo.region,
             "AWS_REGION": self.pseudo.region,
             "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            # TestState goes to the "sync-" host on AWS; one endpoint serves every action here.
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         }
 
     def ref(self, logical_id: str) -> Any:
@@ -493,7 +496,8 @@ def local_client(service: str, endpoint_url: str, region: str) -> Any:
         aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=region,
     )
-    return session.client(service, endpoint_url=endpoint_url)
+    # No host prefix (TestState's "sync-"): the local endpoint is one host.
+    return session.client(service, endpoint_url=endpoint_url, config=Config(inject_host_prefix=False))
 
 
 def _parse_payload(body: Any) -> Any:

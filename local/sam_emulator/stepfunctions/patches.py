@@ -45,6 +45,11 @@ Patches:
     ``RedriveTime`` in ``$$.Execution``. A redriven execution is reported to the listener as
     running again.
 
+``validate-state-machine-definition`` / ``test-state``
+    moto has neither action (its server answers an HTML 500). They are added to moto's response
+    class (:mod:`sam_emulator.stepfunctions.api_actions`): validation by statelint, TestState on
+    moto's TestState interpreter with AWS's Retry and Catch outcomes and ``mock``.
+
 ``server-start`` (not a replacement: :func:`start_moto_server` drives ``ThreadedMotoServer``)
     ``ThreadedMotoServer.start`` waits without a timeout for its thread to bind; when the port
     is taken the thread dies and ``start`` never returns. We check the port first, run the
@@ -66,6 +71,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sam_emulator.errors import LocalRuntimeError, MotoPatchError, PortInUseError
+from sam_emulator.stepfunctions.api_actions import build_test_state, build_validate_state_machine_definition
 from sam_emulator.stepfunctions.redrive import ExecutionNotRedrivableError, ExecutionRedriver, context_redrive_fields
 
 
@@ -323,6 +329,15 @@ class MotoPatches:
                 ("self",),
                 self._build_evaluation_environment,
             ),
+            Patch(
+                "validate-state-machine-definition",
+                _sfn_response,
+                "validate_state_machine_definition",
+                None,
+                build_validate_state_machine_definition,
+                adds=True,
+            ),
+            Patch("test-state", _sfn_response, "test_state", None, build_test_state, adds=True),
         ]
         if self._wait_scale != 1.0:
             patches += [
