@@ -35,6 +35,8 @@ from sam_emulator.awslambda import logs as function_logs
 from sam_emulator.awslambda.async_invoke import AsyncInvoker
 from sam_emulator.awslambda.functions import FaultPlan, FunctionRegistry, InvocationResult, LocalFunction
 from sam_emulator.awslambda.logs import FunctionLogs
+from sam_emulator.cloudformation.patches import stack_patches
+from sam_emulator.cloudformation.stack import LocalStack, StackOutput, StackResource, localize_api_urls
 from sam_emulator.cloudwatch.alarms import AlarmEvaluator
 from sam_emulator.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
 from sam_emulator.event_sources.pipes import SqsToStateMachinePipe
@@ -111,6 +113,8 @@ class LocalRuntime:
         #: Evaluates the alarms on SQS queue metrics; None when the template declares no alarm.
         self.alarms: AlarmEvaluator | None = None
         self.api: RestApiServer | None = None
+        #: The stack as DescribeStacks / ListStackResources show it (set once everything runs).
+        self.cloudformation_stack: LocalStack | None = None
         self._moto: Any = None
         self._patches: MotoPatches | None = None
         self._saved_moto_port: str | None = None
@@ -168,6 +172,7 @@ class LocalRuntime:
         if self.alarms is not None:
             self._stops.append(self.alarms.stop)
         self._start_api()
+        self._register_stack()
         self._report()
 
     def stop(self) -> None:
@@ -346,6 +351,39 @@ class LocalRuntime:
         if self.api_key and not any(route.api_key_required for route in self.stack.routes):
             self.stack.notes.append("--api-key: no route of the template requires an API key; it is not checked")
 
+    def _register_stack(self) -> None:
+        """DescribeStacks and the stack resource actions answer for this stack (moto keeps the others)."""
+        template = self._template()
+        unsupported = {label.split(" ", 1)[0] for label in self.stack.unsupported}
+        resources = [
+            StackResource(logical_id, str(template.identity(logical_id).ref), template.resources[logical_id].type)
+            for logical_id in template.creation_order()
+            if logical_id not in unsupported
+        ]
+        # An output that cannot be resolved locally names a resource that does not exist here: left out.
+        outputs = [
+            StackOutput(name, value, (template.outputs[name] or {}).get("Description"), self._export_name(name))
+            for name, value in self._output_values().items()
+            if isinstance(value, str)
+        ]
+        parameters = {
+            name: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            for name, value in template.parameters.items()
+        }
+        self.cloudformation_stack = LocalStack(
+            self.pseudo.stack_name, self.pseudo.region, self.pseudo.account_id, parameters, outputs, resources
+        )
+        for patch in stack_patches(lambda: self.cloudformation_stack):
+            patch.apply()
+            self._stops.append(patch.undo)
+
+    def _export_name(self, output_name: str) -> str | None:
+        export = (self._template().outputs[output_name] or {}).get("Export")
+        try:
+            return str(self._template().resolve(export["Name"])) if export else None
+        except TemplateError:
+            return None
+
     def _report(self) -> None:
         if self.stack.unsupported:
             logger.warning("not supported locally (skipped): %s", ", ".join(self.stack.unsupported))
@@ -412,15 +450,23 @@ class LocalRuntime:
         return self._template().identity(logical_id).attributes[attribute]
 
     def outputs(self) -> dict[str, str]:
-        """The template's Outputs, resolved locally (unresolvable ones say why)."""
+        """The template's Outputs, resolved locally (unresolvable ones say why); an invoke URL of
+        one of the template's APIs is the local API's URL."""
+        return {
+            name: value if isinstance(value, str) else f"(not resolvable locally: {value})"
+            for name, value in self._output_values().items()
+        }
+
+    def _output_values(self) -> dict[str, str | TemplateError]:
         template = self._template()
-        resolved = {}
+        api_ids = {str(template.identity(route.api_logical_id).ref) for route in self.stack.routes}
+        values: dict[str, str | TemplateError] = {}
         for name, output in template.outputs.items():
             try:
-                resolved[name] = str(template.resolve(output.get("Value")))
+                values[name] = localize_api_urls(str(template.resolve(output.get("Value"))), api_ids, self.api_url)
             except TemplateError as error:
-                resolved[name] = f"(not resolvable locally: {error})"
-        return resolved
+                values[name] = error
+        return values
 
     def _template(self) -> Template:
         if self.template is None:
