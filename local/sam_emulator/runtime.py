@@ -16,11 +16,13 @@ What the functions write to stdout and stderr goes to ``<log_dir>/<FunctionLogic
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import os
 import threading
 import urllib.request
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,9 +50,11 @@ from sam_emulator.event_sources.rules import (
 )
 from sam_emulator.event_sources.streams import DynamoDBStreamPoller
 from sam_emulator.log_lines import RunLog
+from sam_emulator.logs.log_groups import LogStreamWriter
+from sam_emulator.stepfunctions.mock_config import MockConfig
 from sam_emulator.stepfunctions.patches import MotoPatches, ensure_port_free, start_moto_server, stop_moto_server
 from sam_emulator.template.intrinsics import PseudoParameters
-from sam_emulator.template.parser import API, Template
+from sam_emulator.template.parser import API, SERVERLESS_STATE_MACHINE, STATE_MACHINE, Template
 from sam_emulator.template.provision import ProvisionedStack, Provisioner
 
 logger = logging.getLogger("sam_emulator")
@@ -86,8 +90,13 @@ class LocalRuntime:
         function_environment: Mapping[str, str] | None = None,
         api_key: str | None = None,
         correlation_keys: Sequence[str] = (),
+        sfn_mock_config: str | Path | None = None,
     ):
         self.template_path = Path(template_path)
+        #: Step Functions Local's MockConfigFile (default ``$SFN_MOCK_CONFIG``): test cases run by
+        #: StartExecution of ``<stateMachineArn>#<TestCaseName>``.
+        mock_config = sfn_mock_config or os.environ.get("SFN_MOCK_CONFIG") or None
+        self.sfn_mock_config = Path(mock_config) if mock_config else None
         #: Log lines name the first of these keys found in an event or execution input.
         self.run_log = RunLog(correlation_keys)
         #: When set, routes whose template Auth requires an API key answer 403 without this x-api-key.
@@ -158,7 +167,10 @@ class LocalRuntime:
             parameter_overrides=self._parameter_overrides,
         )
         self._patches = MotoPatches(
-            dispatch_lambda=self._dispatch_lambda, execution_listener=self, wait_scale=self._wait_scale
+            dispatch_lambda=self._dispatch_lambda,
+            execution_listener=self,
+            wait_scale=self._wait_scale,
+            mock_config=self._load_mock_config(),
         )
         self._patches.install()
         self._stops.append(self._patches.uninstall)
@@ -216,6 +228,14 @@ class LocalRuntime:
         self._post_moto("/moto-api/reset", None)
         self._post_moto("/moto-api/config", MOTO_CONFIG)
 
+    def _load_mock_config(self) -> MockConfig | None:
+        if self.sfn_mock_config is None:
+            return None
+        template = self._template()
+        machines = template.of_type(SERVERLESS_STATE_MACHINE, STATE_MACHINE)
+        aliases = {template.identity(m.logical_id).attributes["Name"]: m.logical_id for m in machines}
+        return MockConfig.load(self.sfn_mock_config, aliases)
+
     def _stop_moto(self) -> None:
         assert self._moto is not None
         try:
@@ -254,7 +274,7 @@ class LocalRuntime:
                 spec,
                 lambda_variables=lambda_variables,
                 faults=self.faults,
-                log=self.function_logs.for_function(spec.logical_id),
+                log=self.function_logs.for_function(spec.logical_id, self._function_log_group(spec.name)),
                 extra_variables=self._function_environment,
                 run_log=self.run_log,
             )
@@ -269,6 +289,12 @@ class LocalRuntime:
             client_factory=self.client, find_function=self.functions.find, wait_scale=self._wait_scale
         )
         self._stops.append(self.async_invoker.drain)
+
+    def _function_log_group(self, function_name: str) -> Callable[[list[str]], None]:
+        """Where Lambda puts a function's output: ``/aws/lambda/<FunctionName>``, one stream per start."""
+        stream = f"{dt.datetime.now(dt.UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        region, account = self.pseudo.region, self.pseudo.account_id
+        return LogStreamWriter(account, region, f"/aws/lambda/{function_name}", stream).put
 
     def _route_step_functions_events(self) -> None:
         router = StepFunctionsEventRouter(
