@@ -78,3 +78,23 @@ def test_the_banner_prints_the_bucket(project_stack):
     banner = startup_banner(project_stack)
 
     assert f"  Bucket         {project_stack.ref('MediaBucket')}  (MediaBucket)" in banner.splitlines()
+
+
+def test_the_readme_reconcile_recipe_runs_with_the_pinned_cli(project_stack, tmp_path):
+    aws = [str(AWS_CLI), "--endpoint-url", project_stack.aws_endpoint_url]
+    env = {**os.environ, **project_stack.client_environment()}
+    name = subprocess.run(
+        [*aws, "cloudformation", "describe-stack-resource", "--stack-name", "auto-vid-local",
+         "--logical-resource-id", "ReconcileJobsFunction", "--query", "StackResourceDetail.PhysicalResourceId",
+         "--output", "text"],
+        env=env, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+    (tmp_path / "reconcile.json").write_text('{"olderThanSeconds": 0}\n')
+
+    subprocess.run(
+        [*aws, "lambda", "invoke", "--function-name", name, "--payload", "fileb://reconcile.json", "report.json"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+
+    assert name == "auto-vid-local-ReconcileJobsFunction"
+    assert json.loads((tmp_path / "report.json").read_text())["checked"] == 0
