@@ -33,6 +33,7 @@ from autovid_cli.targets import (
     WaitTimeoutError,
     api_key_value,
     cloudformation_outputs,
+    running_local_stack_named,
     running_local_stacks,
     wait_for_job,
 )
@@ -74,6 +75,13 @@ class RunTarget:
 def find_target(args: argparse.Namespace) -> RunTarget:
     """``--stack`` reads AWS; otherwise the running ``autovid up`` (the one at ``--api``, or the only one)."""
     env_key = os.environ.get("AUTOVID_API_KEY") or None
+    local = running_local_stack_named(args.stack) if args.stack else None
+    if local is not None:  # `autovid up --stack-name NAME` answers for stack NAME, as AWS would
+        environment = local.get("awsEnvironment", {})
+        outputs = cloudformation_outputs(args.stack, environment)
+        sfn = _sfn_client(args.aws_endpoint or environment.get("AWS_ENDPOINT_URL"), environment)
+        machine = args.state_machine or outputs.get("StateMachineArn")
+        return RunTarget(sfn, machine, args.api or outputs.get("ApiUrl"), env_key or local.get("apiKey"))
     if args.stack:
         outputs = cloudformation_outputs(args.stack)
         sfn = _sfn_client(args.aws_endpoint, {})

@@ -95,15 +95,21 @@ def _stack_file(api_url: str) -> Path:
 
 
 def write_local_stack_file(
-    api_url: str, outputs: dict[str, str], aws_environment: dict[str, str], api_key: str | None = None
+    api_url: str,
+    outputs: dict[str, str],
+    aws_environment: dict[str, str],
+    api_key: str | None = None,
+    stack_name: str | None = None,
 ) -> Path:
-    """Register a running ``autovid up``: its API (and API key), outputs and AWS endpoint, and its
-    process id. The file is readable by its owner only."""
+    """Register a running ``autovid up``: its API (and API key), outputs, AWS endpoint and stack
+    name, and its process id. The file is readable by its owner only."""
     path = _stack_file(api_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     saved = {"apiUrl": api_url, "outputs": outputs, "awsEnvironment": aws_environment, "pid": os.getpid()}
     if api_key:
         saved["apiKey"] = api_key
+    if stack_name:
+        saved["stackName"] = stack_name
     partial = path.with_suffix(".tmp")
     partial.touch(mode=0o600)
     partial.write_text(json.dumps(saved, indent=2))
@@ -152,11 +158,22 @@ def _process_alive(pid: object) -> bool:
 
 
 def find_stack(api: str | None, bucket: str | None, stack: str | None) -> StackTarget:
-    """``--stack`` reads CloudFormation outputs; ``--api`` names the API (a running ``autovid up``
-    at that URL also gives its bucket, AWS endpoint and API key); with neither, the one running
-    ``autovid up``. ``--bucket`` always wins. The API key is ``$AUTOVID_API_KEY`` when set, else
-    the local stack's, else (``--stack``) the value of the stack's ``ApiKeyId`` output."""
+    """``--stack`` reads CloudFormation outputs (of the running ``autovid up`` with that stack
+    name, else of AWS); ``--api`` names the API (a running ``autovid up`` at that URL also gives
+    its bucket, AWS endpoint and API key); with neither, the one running ``autovid up``.
+    ``--bucket`` always wins. The API key is ``$AUTOVID_API_KEY`` when set, else the local
+    stack's, else (``--stack``) the value of the stack's ``ApiKeyId`` output."""
     env_key = os.environ.get("AUTOVID_API_KEY") or None
+    local = running_local_stack_named(stack) if stack else None
+    if local is not None:
+        environment = local.get("awsEnvironment", {})
+        outputs = cloudformation_outputs(stack, environment)
+        return StackTarget(
+            api_url=api or outputs["ApiUrl"],
+            bucket=bucket or outputs.get("MediaBucketName"),
+            aws_environment=environment,
+            api_key=env_key or local.get("apiKey"),
+        )
     if stack:
         outputs = cloudformation_outputs(stack)
         if "ApiUrl" not in outputs and not api:
@@ -192,9 +209,22 @@ def api_key_value(api_key_id: str) -> str:
         raise TargetError(f"cannot read API key {api_key_id}: {error}; set AUTOVID_API_KEY") from error
 
 
-def cloudformation_outputs(stack: str) -> dict[str, str]:
+def running_local_stack_named(stack: str) -> dict[str, Any] | None:
+    """The running ``autovid up`` whose stack is ``stack`` (``--stack-name``), if any."""
+    return next((saved for saved in running_local_stacks() if saved.get("stackName") == stack), None)
+
+
+def cloudformation_outputs(stack: str, aws_environment: dict[str, str] | None = None) -> dict[str, str]:
+    """The stack's outputs from DescribeStacks: of AWS, or of the endpoint ``aws_environment`` names."""
+    env = aws_environment or {}
+    session = boto3.session.Session(
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+        region_name=env.get("AWS_REGION"),
+    )
     try:
-        response = boto3.client("cloudformation").describe_stacks(StackName=stack)
+        client = session.client("cloudformation", endpoint_url=env.get("AWS_ENDPOINT_URL") or None)
+        response = client.describe_stacks(StackName=stack)
     except (BotoCoreError, BotoClientError) as error:
         raise TargetError(f"cannot read the outputs of stack {stack}: {error}") from error
     return {o["OutputKey"]: o["OutputValue"] for o in response["Stacks"][0].get("Outputs", [])}

@@ -66,7 +66,11 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         if runtime.api_url:
             stack_file = write_local_stack_file(
-                runtime.api_url, runtime.outputs(), runtime.client_environment(), api_key=runtime.api_key
+                runtime.api_url,
+                runtime.outputs(),
+                runtime.client_environment(),
+                api_key=runtime.api_key,
+                stack_name=runtime.pseudo.stack_name,
             )
         if args.json:
             print(json.dumps(startup_summary(runtime)), flush=True)
@@ -128,6 +132,8 @@ def startup_banner(runtime: Any) -> str:
             lines.append("                 (send the --api-key value as x-api-key; autovid submit/status do)")
         for route in runtime.api.routes:
             lines.append(f"                   {route.method:<6} {route.path}  -> {route.function_logical_id}")
+    for bucket in template.of_type(types.BUCKET):
+        lines.append(f"  Bucket         {runtime.ref(bucket.logical_id)}  ({bucket.logical_id})")
     lines.append(f"  Function logs  {runtime.log_dir}/<FunctionLogicalId>.log")
     if not runtime.function_logs.echo:
         lines.append("                 (--function-logs prints them here too)")
@@ -153,6 +159,7 @@ def startup_banner(runtime: Any) -> str:
     for table in template.of_type(types.TABLE):
         lines.append(f"  {aws_cli} dynamodb scan --table-name {runtime.ref(table.logical_id)}")
     lines.append(f"  {aws_cli} sqs list-queues")
+    lines.append(f"  {aws_cli} cloudformation describe-stacks --stack-name {runtime.pseudo.stack_name}")
     for machine_id, arn in runtime.stack.state_machine_arns.items():
         lines.append(f"  {aws_cli} stepfunctions list-executions --state-machine-arn {arn}  # {machine_id}")
     lines += ["", "Ready. Ctrl-C stops everything."]

@@ -16,11 +16,13 @@ What the functions write to stdout and stderr goes to ``<log_dir>/<FunctionLogic
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import os
 import threading
 import urllib.request
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ from sam_emulator.awslambda import logs as function_logs
 from sam_emulator.awslambda.async_invoke import AsyncInvoker
 from sam_emulator.awslambda.functions import FaultPlan, FunctionRegistry, InvocationResult, LocalFunction
 from sam_emulator.awslambda.logs import FunctionLogs
+from sam_emulator.cloudformation.patches import stack_patches
+from sam_emulator.cloudformation.stack import LocalStack, StackOutput, StackResource, localize_api_urls
 from sam_emulator.cloudwatch.alarms import AlarmEvaluator
 from sam_emulator.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
 from sam_emulator.event_sources.pipes import SqsToStateMachinePipe
@@ -46,9 +50,11 @@ from sam_emulator.event_sources.rules import (
 )
 from sam_emulator.event_sources.streams import DynamoDBStreamPoller
 from sam_emulator.log_lines import RunLog
+from sam_emulator.logs.log_groups import LogStreamWriter
+from sam_emulator.stepfunctions.mock_config import MockConfig
 from sam_emulator.stepfunctions.patches import MotoPatches, ensure_port_free, start_moto_server, stop_moto_server
 from sam_emulator.template.intrinsics import PseudoParameters
-from sam_emulator.template.parser import API, Template
+from sam_emulator.template.parser import API, SERVERLESS_STATE_MACHINE, STATE_MACHINE, Template
 from sam_emulator.template.provision import ProvisionedStack, Provisioner
 
 logger = logging.getLogger("sam_emulator")
@@ -84,8 +90,13 @@ class LocalRuntime:
         function_environment: Mapping[str, str] | None = None,
         api_key: str | None = None,
         correlation_keys: Sequence[str] = (),
+        sfn_mock_config: str | Path | None = None,
     ):
         self.template_path = Path(template_path)
+        #: Step Functions Local's MockConfigFile (default ``$SFN_MOCK_CONFIG``): test cases run by
+        #: StartExecution of ``<stateMachineArn>#<TestCaseName>``.
+        mock_config = sfn_mock_config or os.environ.get("SFN_MOCK_CONFIG") or None
+        self.sfn_mock_config = Path(mock_config) if mock_config else None
         #: Log lines name the first of these keys found in an event or execution input.
         self.run_log = RunLog(correlation_keys)
         #: When set, routes whose template Auth requires an API key answer 403 without this x-api-key.
@@ -111,6 +122,8 @@ class LocalRuntime:
         #: Evaluates the alarms on SQS queue metrics; None when the template declares no alarm.
         self.alarms: AlarmEvaluator | None = None
         self.api: RestApiServer | None = None
+        #: The stack as DescribeStacks / ListStackResources show it (set once everything runs).
+        self.cloudformation_stack: LocalStack | None = None
         self._moto: Any = None
         self._patches: MotoPatches | None = None
         self._saved_moto_port: str | None = None
@@ -154,7 +167,10 @@ class LocalRuntime:
             parameter_overrides=self._parameter_overrides,
         )
         self._patches = MotoPatches(
-            dispatch_lambda=self._dispatch_lambda, execution_listener=self, wait_scale=self._wait_scale
+            dispatch_lambda=self._dispatch_lambda,
+            execution_listener=self,
+            wait_scale=self._wait_scale,
+            mock_config=self._load_mock_config(),
         )
         self._patches.install()
         self._stops.append(self._patches.uninstall)
@@ -168,6 +184,7 @@ class LocalRuntime:
         if self.alarms is not None:
             self._stops.append(self.alarms.stop)
         self._start_api()
+        self._register_stack()
         self._report()
 
     def stop(self) -> None:
@@ -211,6 +228,14 @@ class LocalRuntime:
         self._post_moto("/moto-api/reset", None)
         self._post_moto("/moto-api/config", MOTO_CONFIG)
 
+    def _load_mock_config(self) -> MockConfig | None:
+        if self.sfn_mock_config is None:
+            return None
+        template = self._template()
+        machines = template.of_type(SERVERLESS_STATE_MACHINE, STATE_MACHINE)
+        aliases = {template.identity(m.logical_id).attributes["Name"]: m.logical_id for m in machines}
+        return MockConfig.load(self.sfn_mock_config, aliases)
+
     def _stop_moto(self) -> None:
         assert self._moto is not None
         try:
@@ -249,7 +274,7 @@ class LocalRuntime:
                 spec,
                 lambda_variables=lambda_variables,
                 faults=self.faults,
-                log=self.function_logs.for_function(spec.logical_id),
+                log=self.function_logs.for_function(spec.logical_id, self._function_log_group(spec.name)),
                 extra_variables=self._function_environment,
                 run_log=self.run_log,
             )
@@ -264,6 +289,12 @@ class LocalRuntime:
             client_factory=self.client, find_function=self.functions.find, wait_scale=self._wait_scale
         )
         self._stops.append(self.async_invoker.drain)
+
+    def _function_log_group(self, function_name: str) -> Callable[[list[str]], None]:
+        """Where Lambda puts a function's output: ``/aws/lambda/<FunctionName>``, one stream per start."""
+        stream = f"{dt.datetime.now(dt.UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        region, account = self.pseudo.region, self.pseudo.account_id
+        return LogStreamWriter(account, region, f"/aws/lambda/{function_name}", stream).put
 
     def _route_step_functions_events(self) -> None:
         router = StepFunctionsEventRouter(
@@ -346,6 +377,39 @@ class LocalRuntime:
         if self.api_key and not any(route.api_key_required for route in self.stack.routes):
             self.stack.notes.append("--api-key: no route of the template requires an API key; it is not checked")
 
+    def _register_stack(self) -> None:
+        """DescribeStacks and the stack resource actions answer for this stack (moto keeps the others)."""
+        template = self._template()
+        unsupported = {label.split(" ", 1)[0] for label in self.stack.unsupported}
+        resources = [
+            StackResource(logical_id, str(template.identity(logical_id).ref), template.resources[logical_id].type)
+            for logical_id in template.creation_order()
+            if logical_id not in unsupported
+        ]
+        # An output that cannot be resolved locally names a resource that does not exist here: left out.
+        outputs = [
+            StackOutput(name, value, (template.outputs[name] or {}).get("Description"), self._export_name(name))
+            for name, value in self._output_values().items()
+            if isinstance(value, str)
+        ]
+        parameters = {
+            name: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            for name, value in template.parameters.items()
+        }
+        self.cloudformation_stack = LocalStack(
+            self.pseudo.stack_name, self.pseudo.region, self.pseudo.account_id, parameters, outputs, resources
+        )
+        for patch in stack_patches(lambda: self.cloudformation_stack):
+            patch.apply()
+            self._stops.append(patch.undo)
+
+    def _export_name(self, output_name: str) -> str | None:
+        export = (self._template().outputs[output_name] or {}).get("Export")
+        try:
+            return str(self._template().resolve(export["Name"])) if export else None
+        except TemplateError:
+            return None
+
     def _report(self) -> None:
         if self.stack.unsupported:
             logger.warning("not supported locally (skipped): %s", ", ".join(self.stack.unsupported))
@@ -400,6 +464,8 @@ class LocalRuntime:
             "AWS_DEFAULT_REGION": self.pseudo.region,
             "AWS_REGION": self.pseudo.region,
             "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            # TestState goes to the "sync-" host on AWS; one endpoint serves every action here.
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         }
 
     def ref(self, logical_id: str) -> Any:
@@ -410,15 +476,23 @@ class LocalRuntime:
         return self._template().identity(logical_id).attributes[attribute]
 
     def outputs(self) -> dict[str, str]:
-        """The template's Outputs, resolved locally (unresolvable ones say why)."""
+        """The template's Outputs, resolved locally (unresolvable ones say why); an invoke URL of
+        one of the template's APIs is the local API's URL."""
+        return {
+            name: value if isinstance(value, str) else f"(not resolvable locally: {value})"
+            for name, value in self._output_values().items()
+        }
+
+    def _output_values(self) -> dict[str, str | TemplateError]:
         template = self._template()
-        resolved = {}
+        api_ids = {str(template.identity(route.api_logical_id).ref) for route in self.stack.routes}
+        values: dict[str, str | TemplateError] = {}
         for name, output in template.outputs.items():
             try:
-                resolved[name] = str(template.resolve(output.get("Value")))
+                values[name] = localize_api_urls(str(template.resolve(output.get("Value"))), api_ids, self.api_url)
             except TemplateError as error:
-                resolved[name] = f"(not resolvable locally: {error})"
-        return resolved
+                values[name] = error
+        return values
 
     def _template(self) -> Template:
         if self.template is None:

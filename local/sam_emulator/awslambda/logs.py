@@ -195,10 +195,18 @@ def capturing_output(log: InvocationLog | None) -> Iterator[None]:
 class FunctionLog:
     """One function's log file; appends whole lines and is safe to share between threads."""
 
-    def __init__(self, logical_id: str, path: Path, echo: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        logical_id: str,
+        path: Path,
+        echo: Callable[[str], None] | None = None,
+        cloudwatch: Callable[[list[str]], None] | None = None,
+    ):
         self.logical_id = logical_id
         self.path = path
         self._echo = echo
+        #: Also puts each line into the function's CloudWatch Logs group (``/aws/lambda/<name>``).
+        self._cloudwatch = cloudwatch
         self._lock = threading.Lock()
 
     def append(self, text: str, *, echo: bool = True) -> None:
@@ -208,6 +216,11 @@ class FunctionLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8", errors="replace") as file:
                 file.write(text)
+        if self._cloudwatch is not None:
+            try:
+                self._cloudwatch(text.splitlines())
+            except Exception:  # noqa: BLE001 - the log file has the lines; a handler must not fail on this
+                logging.getLogger("sam_emulator").debug("could not put %s's log lines", self.logical_id, exc_info=True)
         if echo and self._echo is not None:
             self._echo("".join(f"{self.logical_id} | {line}\n" for line in text.splitlines()))
 
@@ -262,8 +275,9 @@ class FunctionLogs:
         self.directory = Path(directory).absolute()
         self.echo = echo
 
-    def for_function(self, logical_id: str) -> FunctionLog:
-        return FunctionLog(logical_id, self.directory / f"{logical_id}.log", _echo_to_terminal if self.echo else None)
+    def for_function(self, logical_id: str, cloudwatch: Callable[[list[str]], None] | None = None) -> FunctionLog:
+        echo = _echo_to_terminal if self.echo else None
+        return FunctionLog(logical_id, self.directory / f"{logical_id}.log", echo, cloudwatch)
 
 
 def _echo_to_terminal(text: str) -> None:

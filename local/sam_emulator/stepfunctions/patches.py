@@ -69,6 +69,19 @@ Patches:
     ``RedriveTime`` in ``$$.Execution``. A redriven execution is reported to the listener as
     running again.
 
+``validate-state-machine-definition`` / ``test-state``
+    moto has neither action (its server answers an HTML 500). They are added to moto's response
+    class (:mod:`sam_emulator.stepfunctions.api_actions`): validation by statelint, TestState on
+    moto's TestState interpreter with AWS's Retry and Catch outcomes and ``mock``.
+
+``mock-test-case-start`` / ``execution-logs-and-mocks``
+    StartExecution of ``<stateMachineArn>#<TestCaseName>`` runs that test case of the mock config
+    file (:mod:`sam_emulator.stepfunctions.mock_config`; moto's interpreter plays it, but moto
+    never reads the file). Every execution's worker gets the test case, if any, and a logging
+    session when its state machine's ``loggingConfiguration`` logs to a CloudWatch Logs group
+    (:mod:`sam_emulator.stepfunctions.execution_logs`; moto never opens one). The start patch
+    wraps ``unnamed-start-execution`` and so comes after it.
+
 ``server-start`` (not a replacement: :func:`start_moto_server` drives ``ThreadedMotoServer``)
     ``ThreadedMotoServer.start`` waits without a timeout for its thread to bind; when the port
     is taken the thread dies and ``start`` never returns. We check the port first, run the
@@ -92,6 +105,9 @@ from typing import Any, Protocol
 
 from sam_emulator.errors import LocalRuntimeError, MotoPatchError, PortInUseError
 from sam_emulator.sqs.message_moves import MessageMoveError, MessageMoveTasks, remember_origin
+from sam_emulator.stepfunctions.api_actions import aws_error, build_test_state, build_validate_state_machine_definition
+from sam_emulator.stepfunctions.execution_logs import logging_session_for
+from sam_emulator.stepfunctions.mock_config import MockConfig, UnknownTestCaseError, pending_test_case
 from sam_emulator.stepfunctions.paging import PagingError, execution_history_page, page
 from sam_emulator.stepfunctions.redrive import ExecutionNotRedrivableError, ExecutionRedriver, context_redrive_fields
 from sam_emulator.unknown_operations import operation_name, unknown_operation_response
@@ -218,6 +234,25 @@ def _sfn_response() -> Any:
     from moto.stepfunctions.responses import StepFunctionResponse
 
     return StepFunctionResponse
+
+
+def _parser_execution() -> Any:
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    return Execution
+
+
+def _build_execution_worker(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_start_execution_worker(execution: Any) -> Any:
+        worker = original(execution)
+        test_case = pending_test_case.get() or getattr(execution, "sam_emulator_test_case", None)
+        if test_case is not None:
+            worker._mock_test_case = test_case
+            execution.sam_emulator_test_case = test_case  # a redrive plays the same case
+        worker._cloud_watch_logging_session = logging_session_for(execution)
+        return worker
+
+    return get_start_execution_worker
 
 
 def _execution_worker() -> Any:
@@ -454,8 +489,10 @@ class MotoPatches:
         dispatch_lambda: LambdaDispatcher,
         execution_listener: ExecutionListener,
         wait_scale: float = 1.0,
+        mock_config: MockConfig | None = None,
     ):
         self._dispatch_lambda = dispatch_lambda
+        self._mock_config = mock_config
         self._listener = execution_listener
         self._wait_scale = wait_scale
         self._installed: list[Patch] = []
@@ -567,6 +604,24 @@ class MotoPatches:
                 ("self",),
                 self._build_evaluation_environment,
             ),
+            Patch(
+                "validate-state-machine-definition",
+                _sfn_response,
+                "validate_state_machine_definition",
+                None,
+                build_validate_state_machine_definition,
+                adds=True,
+            ),
+            Patch("test-state", _sfn_response, "test_state", None, build_test_state, adds=True),
+            # After unnamed-start-execution, which it wraps.
+            Patch("mock-test-case-start", _sfn_parser_backend, "start_execution", None, self._build_start_test_case),
+            Patch(
+                "execution-logs-and-mocks",
+                _parser_execution,
+                "_get_start_execution_worker",
+                ("self",),
+                _build_execution_worker,
+            ),
         ]
         if self._wait_scale != 1.0:
             patches += [
@@ -642,6 +697,34 @@ class MotoPatches:
                 if ended_early is not None:
                     listener.execution_finished(ended_early)
             return execution
+
+        return start_execution
+
+    def _build_start_test_case(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def start_execution(
+            backend: Any,
+            state_machine_arn: str,
+            name: str | None = None,
+            execution_input: str | None = None,
+            trace_header: str | None = None,
+        ) -> Any:
+            machine_arn, _, case_name = state_machine_arn.partition("#")
+            if not case_name:
+                return original(backend, state_machine_arn, name, execution_input, trace_header)
+            machine = backend.describe_state_machine(machine_arn)
+            if self._mock_config is None:
+                raise aws_error("ValidationException")(
+                    f"Invalid mock test case name '{case_name}': no mock config file (SFN_MOCK_CONFIG) is loaded"
+                )
+            try:
+                test_case = self._mock_config.test_case(machine.name, case_name)
+            except UnknownTestCaseError as error:
+                raise aws_error("ValidationException")(str(error)) from None
+            token = pending_test_case.set(test_case)
+            try:
+                return original(backend, machine_arn, name, execution_input, trace_header)
+            finally:
+                pending_test_case.reset(token)
 
         return start_execution
 

@@ -100,6 +100,7 @@ class Provisioner:
         self._client = client
         self._role_arn = template.arn("iam", f"role/{LOCAL_ROLE_NAME}", region=False)
         self._other_runtimes: dict[str, list[str]] = {}
+        self._traced_functions: list[str] = []
 
     def provision(self) -> ProvisionedStack:
         self._client("iam").create_role(RoleName=LOCAL_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY))
@@ -129,6 +130,9 @@ class Provisioner:
                 self.stack.ignored.append(label)
             else:
                 self.stack.unsupported.append(label)
+        if self._traced_functions:
+            count = len(self._traced_functions)
+            self.stack.notes.append(f"{count} functions have Tracing: Active; X-Ray tracing is not emulated locally")
         local_python = f"python{sys.version_info.major}.{sys.version_info.minor}"
         for runtime, functions in self._other_runtimes.items():
             self.stack.notes.append(f"{len(functions)} functions declare {runtime} and run on {local_python} locally")
@@ -249,6 +253,8 @@ class Provisioner:
             raise TemplateError(f"{resource.logical_id}: CodeUri must be a local folder locally")
         if props.get("PackageType") == "Image":
             raise TemplateError(f"{resource.logical_id}: image functions are not supported locally")
+        if props.get("Tracing") == "Active":
+            self._traced_functions.append(resource.logical_id)
         runtime = props.get("Runtime", "python3.11")
         if runtime.startswith("python") and runtime != f"python{sys.version_info.major}.{sys.version_info.minor}":
             self._other_runtimes.setdefault(runtime, []).append(resource.logical_id)
@@ -385,7 +391,7 @@ class Provisioner:
         self._register_rule(spec)
 
     def _note_api(self, resource: DeclaredResource) -> None:
-        for unsupported in ("Cors", "DefinitionBody", "DefinitionUri", "MethodSettings"):
+        for unsupported in ("Cors", "DefinitionBody", "DefinitionUri", "MethodSettings", "TracingEnabled"):
             if unsupported in resource.properties:
                 self.stack.notes.append(f"{resource.logical_id}: {unsupported} is not emulated locally")
         auth = self.template.resolve(resource.properties.get("Auth")) or {}
@@ -404,11 +410,21 @@ class Provisioner:
         identity = self.template.identity(resource.logical_id)
         definition = self._definition(resource, props)
         machine_type = props.get("Type") or props.get("StateMachineType") or "STANDARD"
+        request: dict[str, Any] = {}
+        logging_config = props.get("Logging") or props.get("LoggingConfiguration")  # SAM / CloudFormation
+        if logging_config:
+            request["loggingConfiguration"] = _state_machine_logging(logging_config)
+        tracing = props.get("Tracing") or props.get("TracingConfiguration")
+        if tracing:
+            request["tracingConfiguration"] = {"enabled": _truthy(tracing.get("Enabled", False))}
+            if request["tracingConfiguration"]["enabled"]:
+                self.stack.notes.append(f"{resource.logical_id}: Tracing (X-Ray) is not emulated locally")
         response = self._client("stepfunctions").create_state_machine(
             name=identity.attributes["Name"],
             definition=definition,
             roleArn=self._role_arn,
             type=machine_type,
+            **request,
         )
         self.stack.state_machine_arns[resource.logical_id] = response["stateMachineArn"]
         if props.get("Events"):
@@ -475,6 +491,22 @@ class Provisioner:
         if spec.event_bus_name:
             request["EventBusName"] = spec.event_bus_name
         self._client("events").put_rule(**request)
+
+
+def _state_machine_logging(config: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's ``LoggingConfiguration`` (SAM's ``Logging``) in the API's shape."""
+    destinations = [
+        {"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}}
+        for d in config.get("Destinations") or []
+        if (d.get("CloudWatchLogsLogGroup") or {}).get("LogGroupArn")
+    ]
+    logging_config: dict[str, Any] = {
+        "level": config.get("Level", "OFF"),
+        "includeExecutionData": _truthy(config.get("IncludeExecutionData", False)),
+    }
+    if destinations:
+        logging_config["destinations"] = destinations
+    return logging_config
 
 
 def _api_logical_id(template: Template, rest_api_id: Any) -> str:
