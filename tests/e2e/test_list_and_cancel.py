@@ -268,3 +268,20 @@ def test_finished_jobs_refuse_a_cancel_and_are_deleted(stack: Stack) -> None:
     stack.api.cancel(waiting)
     stack.api.delete(waiting)
     assert http_error(stack.api.status, waiting).status == 404
+
+
+def test_the_cli_lists_and_cancels(
+    stack: Stack, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autovid_cli.main import main
+
+    monkeypatch.setenv("AUTOVID_API_KEY", API_KEY)
+    target = ["--api", stack.runtime.api_url or "", "--json"]
+    job_id = stored_job(stack, project="cli")
+    assert main(["cancel", job_id, *target]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "cancelled"
+    assert main(["jobs", "--project", "cli", "--status", "cancelled", "--all", *target]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [job["jobId"] for job in listed["jobs"]] == [job_id] and listed["nextToken"] is None
+    assert main(["jobs", "--status", "finished", *target]) == 2, "a bad parameter is bad input"
+    capsys.readouterr()
