@@ -192,10 +192,17 @@ def test_a_token_that_was_tampered_with_or_issued_to_another_key_is_refused(api:
         ({"limit": ["101"]}, "limit"),
         ({"limit": ["ten"]}, "limit"),
         ({"projectId": [""]}, "projectId"),
+        ({"submittedAfter": ["0001-01-01T00:00:00+01:00"]}, "submittedAfter"),
     ],
 )
 def test_a_bad_parameter_is_400_naming_it(api: dict, query: dict, parameter: str) -> None:
     refused(listing(api, query), parameter)
+
+
+def test_dates_at_the_ends_of_the_calendar_list_nothing(api: dict) -> None:
+    stored_job(api)
+    assert listing(api, {"submittedAfter": ["9999-12-31T23:59:59.999999Z"]})["jobs"] == []
+    assert listing(api, {"submittedBefore": ["0001-01-01T00:00:00Z"]})["jobs"] == []
 
 
 def cancel(api: dict, job_id: str, *, key: str | None = "key-a") -> dict:

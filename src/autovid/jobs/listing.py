@@ -118,10 +118,10 @@ def _parse_time(name: str, text: str | None, errors: list[FieldError]) -> dateti
         return None
     try:
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that leaves years 1 to 9999
         errors.append(FieldError(name, f"{text!r} is not an ISO-8601 date-time, such as 2026-01-01T12:00:00Z"))
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class PageTokens:
@@ -176,13 +176,19 @@ def key_range(scope: str, query: ListQuery) -> tuple[str, str]:
     low, high = f"{scope}#", f"{scope}#{_HIGHEST}"
     if query.submitted_after:
         first = query.submitted_after.replace(microsecond=query.submitted_after.microsecond // 1000 * 1000)
-        low = f"{scope}#{iso(first + _MILLISECOND)}"
+        try:
+            low = f"{scope}#{iso(first + _MILLISECOND)}"
+        except OverflowError:  # after the last representable moment: nothing
+            low = high
     if query.submitted_before:
         before = query.submitted_before
         last = before.replace(microsecond=before.microsecond // 1000 * 1000)
-        if last == before:
-            last -= _MILLISECOND
-        high = f"{scope}#{iso(last)}#{_HIGHEST}"
+        try:
+            if last == before:
+                last -= _MILLISECOND
+            high = f"{scope}#{iso(last)}#{_HIGHEST}"
+        except OverflowError:  # before the first representable moment: nothing
+            high = f"{scope}#"
     return low, high
 
 
