@@ -1,4 +1,4 @@
-"""``autovid submit`` and ``autovid status``: talk to a deployment's REST API."""
+"""``autovid submit``, ``status``, ``jobs`` and ``cancel``: talk to a deployment's REST API."""
 
 from __future__ import annotations
 
@@ -36,6 +36,46 @@ def run_status(args: argparse.Namespace) -> int:
         where = job.get("consoleUrl") or f"autovid history {args.job_id} / autovid graph {args.job_id}"
         print(f"execution {job['executionArn']}\n  inspect: {where}", file=sys.stderr)
     return EXIT_FAILED if job["status"] == "failed" else EXIT_COMPLETED
+
+
+def run_jobs(args: argparse.Namespace) -> int:
+    query = {
+        "status": args.status,
+        "projectId": args.project_id,
+        "submittedAfter": args.submitted_after,
+        "submittedBefore": args.submitted_before,
+        "limit": args.limit,
+        "nextToken": args.next_token,
+    }
+    jobs: list[dict[str, Any]] = []
+    try:
+        api = find_stack(args.api, None, args.stack).api()
+        while True:
+            page = api.list_jobs(**query)
+            jobs += page["jobs"]
+            query["nextToken"] = page.get("nextToken")
+            if not args.all or not query["nextToken"]:
+                break
+    except (TargetError, ApiError, ApiUnreachableError) as error:
+        return _fail(error, args.json)
+    if args.json:
+        print(json.dumps({"jobs": jobs, "nextToken": query["nextToken"]}))
+        return EXIT_COMPLETED
+    for job in jobs:
+        project = (job.get("jobInfo") or {}).get("projectId") or "-"
+        print(f"{job['jobId']}  {job['status']:<10}  {job['submittedAt']}  {project}")
+    if query["nextToken"]:
+        print(f"more: --next-token {query['nextToken']}", file=sys.stderr)
+    return EXIT_COMPLETED
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    try:
+        job = find_stack(args.api, None, args.stack).api().cancel(args.job_id)
+    except (TargetError, ApiError, ApiUnreachableError) as error:
+        return _fail(error, args.json)
+    print(json.dumps(job, indent=None if args.json else 2))
+    return EXIT_COMPLETED
 
 
 def run_submit(args: argparse.Namespace) -> int:

@@ -19,6 +19,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("autovid_cli.commands.render", "add_render_command"),
     ("autovid_cli.commands.jobs", "add_submit_command"),
     ("autovid_cli.commands.jobs", "add_status_command"),
+    ("autovid_cli.commands.jobs", "add_jobs_command"),
+    ("autovid_cli.commands.jobs", "add_cancel_command"),
     ("autovid_cli.commands.demo", "add_demo_command"),
     ("autovid_cli.commands.runs", "add_runs_command"),
     ("autovid_cli.commands.runs", "add_history_command"),

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import urllib3
@@ -258,6 +259,18 @@ class ApiClient:
     def status(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{job_id}")
 
+    def list_jobs(self, **query: Any) -> dict[str, Any]:
+        """One page of GET /jobs; a list value repeats its parameter, None leaves it out."""
+        present = {name: value for name, value in query.items() if value is not None}
+        suffix = f"?{urlencode(present, doseq=True)}" if present else ""
+        return self._call("GET", f"/jobs{suffix}")
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/jobs/{job_id}/cancel")
+
+    def delete(self, job_id: str) -> None:
+        self._call("DELETE", f"/jobs/{job_id}")
+
 
 def upload_local_sources(
     raw_spec: dict[str, Any], base_dirs: Path | list[Path], target: StackTarget
@@ -314,7 +327,7 @@ def wait_for_job(
     poll_seconds: float = 0.5,
     timeout: float | None = None,
 ) -> dict[str, Any]:
-    """Poll until the job is completed or failed; ``on_update`` sees every answer. A few polls in a
+    """Poll until the job is completed, failed or cancelled; ``on_update`` sees every answer. A few polls in a
     row that cannot reach the API (or get a 5xx) are tolerated before giving up."""
     deadline = None if timeout is None else time.monotonic() + timeout
     misses = 0

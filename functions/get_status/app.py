@@ -1,4 +1,5 @@
-"""GET /jobs/{jobId} (alias GET /status/{jobId}): the job's status, output and history."""
+"""GET /jobs/{jobId} (alias GET /status/{jobId}): the job's status, output and history.
+GET /jobs: the caller's jobs, newest first, filtered, a page at a time."""
 
 from http import HTTPStatus
 
@@ -11,13 +12,15 @@ from autovid.core.config import Config, Settings
 from autovid.core.errors import FieldError
 from autovid.http.resolver import (
     RequestError,
+    caller_api_key_id,
     create_resolver,
     documented_responses,
     json_response,
     refuse_other_methods,
 )
+from autovid.jobs.listing import JobList, ListQuery, list_body, list_jobs
 from autovid.jobs.read_model import read_job
-from autovid.jobs.records import JobResponse, is_job_id
+from autovid.jobs.records import JobResponse, is_job_id, listing_scope
 
 logger = Logger()
 tracer = Tracer()
@@ -40,8 +43,38 @@ def get_job(jobId: str) -> Response[JobResponse]:  # noqa: N803 - the path param
     return json_response(HTTPStatus.OK, read_job(jobId, Config.from_env().settings).body())
 
 
-for path in ("/jobs/<jobId>", "/status/<jobId>"):
-    refuse_other_methods(app, path, ["GET"], cors_enabled=bool(CORS_ALLOW_ORIGIN))
+LIST_RESPONSES = documented_responses(
+    200,
+    JobList,
+    "a page of the caller's jobs, newest first, and nextToken when there are more",
+    400,
+    503,
+    error_descriptions={
+        400: "an unknown status, a bad date, limit or nextToken; `details` names each parameter and why"
+    },
+)
+
+
+@app.get("/jobs", summary="List jobs", responses=LIST_RESPONSES, operation_id="listJobs")
+@tracer.capture_method
+def list_own_jobs() -> Response[JobList]:
+    event = app.current_event
+    parameters = event.multi_value_query_string_parameters or {
+        name: [value] for name, value in (event.query_string_parameters or {}).items()
+    }
+    query = ListQuery.from_parameters(parameters)
+    config = Config.from_env()
+    page = list_jobs(
+        query,
+        scope=listing_scope(caller_api_key_id(event)),
+        settings=config.settings,
+        signing_secret_arn=config.webhook.secret_arn,
+    )
+    return json_response(HTTPStatus.OK, list_body(page))
+
+
+refuse_other_methods(app, "/jobs/<jobId>", ["DELETE", "GET"], cors_enabled=bool(CORS_ALLOW_ORIGIN))
+refuse_other_methods(app, "/status/<jobId>", ["GET"], cors_enabled=bool(CORS_ALLOW_ORIGIN))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -42,11 +42,11 @@ def create_job() -> Response[JobResponse]:
     limits, settings = config.limits, config.settings
     key = idempotency_key(app.current_event)
     spec = json_body(app.current_event, limits)
+    caller = caller_api_key_id(app.current_event)
     headers = {}
     if key is None:
-        body = submit_job(spec, settings=settings, limits=limits).body()
+        body = submit_job(spec, settings=settings, limits=limits, api_key_id=caller).body()
     else:
-        caller = caller_api_key_id(app.current_event)
         body, replayed = submit_job_once(
             key, caller, spec, settings=settings, limits=limits, lambda_context=app.lambda_context
         )
@@ -58,8 +58,9 @@ def create_job() -> Response[JobResponse]:
     return json_response(HTTPStatus.ACCEPTED, body, headers={"Location": f"/jobs/{body['jobId']}", **headers})
 
 
-for path in ("/jobs", "/submit"):
-    refuse_other_methods(app, path, ["POST"], cors_enabled=bool(CORS_ALLOW_ORIGIN))
+# GET /jobs is GetStatus's (API Gateway routes an exact method before ANY).
+refuse_other_methods(app, "/jobs", ["GET", "POST"], cors_enabled=bool(CORS_ALLOW_ORIGIN))
+refuse_other_methods(app, "/submit", ["POST"], cors_enabled=bool(CORS_ALLOW_ORIGIN))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

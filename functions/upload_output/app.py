@@ -19,6 +19,6 @@ metrics = Metrics()
 @event_parser(model=UploadStepInput)
 def handler(event: UploadStepInput, context: LambdaContext) -> dict:
     logger.append_keys(jobId=event.job_id)
-    config = Config.from_env()
-    output = StepRunner(UPLOAD, event, config).run(lambda record: upload_output(record, event.rendered, config))
+    runner = StepRunner(UPLOAD, event, Config.from_env())
+    output = runner.run(lambda record: upload_output(record, event.rendered, runner))
     return output.model_dump()

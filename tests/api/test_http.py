@@ -197,13 +197,14 @@ def test_job_id_that_is_not_a_uuid_is_400(status: Any, job_id: str) -> None:
 
 
 def test_wrong_method_is_405_with_allow(submit: Any, status: Any) -> None:
-    response = submit(api_event("GET", "/jobs"))
+    response = submit(api_event("PUT", "/jobs"))
     assert_error_shape(response, 405)
-    assert response_headers(response)["Allow"] == "POST"
-    job = api_event("DELETE", "/jobs/0b7a1f4e-8c55-4e0f-9a37-5d2c1b0e9f88", resource="/jobs/{jobId}")
+    assert response_headers(response)["Allow"] == "GET, POST", "GET /jobs is routed to GetStatus"
+    assert response_headers(submit(api_event("GET", "/submit")))["Allow"] == "POST"
+    job = api_event("PATCH", "/jobs/0b7a1f4e-8c55-4e0f-9a37-5d2c1b0e9f88", resource="/jobs/{jobId}")
     response = status(job)
     assert_error_shape(response, 405)
-    assert response_headers(response)["Allow"] == "GET"
+    assert response_headers(response)["Allow"] == "DELETE, GET", "DELETE is routed to ManageJob"
 
 
 def test_unknown_route_is_404(submit: Any) -> None:

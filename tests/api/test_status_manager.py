@@ -26,6 +26,9 @@ EXPECTED_ALLOWED = {
     (S.RETRYING, S.FAILED),
     (S.FAILED, S.RETRYING),
     (S.SUBMITTED, S.FAILED),  # the job could not be queued
+    (S.SUBMITTED, S.CANCELLED),
+    (S.PROCESSING, S.CANCELLED),
+    (S.RETRYING, S.CANCELLED),
 }
 ALL_PAIRS = list(itertools.product(S, S))
 

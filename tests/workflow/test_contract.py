@@ -264,6 +264,7 @@ def test_notify_webhook_gets_its_secret_and_the_ended_jobs_stream(template: dict
         return {"eventName": event, "dynamodb": {"NewImage": {"status": {"S": new}}}}
 
     assert matches(pattern, record("completed")) and matches(pattern, record("failed"))
+    assert matches(pattern, record("cancelled")), "job.cancelled"
     assert not matches(pattern, record("processing")) and not matches(pattern, record("completed", "REMOVE"))
     assert function["Timeout"] >= 5 * 10 + 20, "five 10 s attempts and the backoff between them"
 

@@ -21,7 +21,7 @@ from autovid.core.errors import (
 )
 from autovid.jobs import execution_sync as sync
 from autovid.jobs.destinations import destination_of
-from autovid.jobs.records import JobError, JobStatus, new_job_record
+from autovid.jobs.records import JobError, JobOutput, JobStatus, new_job_record
 from autovid.jobs.transitions import JobStatusManager
 from autovid.spec import parse_spec
 from autovid.workflow.render_video import ProgressReporter
@@ -631,3 +631,34 @@ def test_a_redrive_write_refused_for_another_reason_fails_the_step(
     with pytest.raises(InvalidTransitionError):
         StepRunner(RENDER, step(job_id, redrive_count=1), Config.from_env()).run(lambda r: None)
     assert jobs.get(job_id)["status"] == "failed"
+
+
+@pytest.mark.parametrize("state", [VALIDATE, RENDER, UPLOAD, FINALIZE])
+@pytest.mark.parametrize("retry_count", [0, 1])
+def test_a_step_of_a_cancelled_job_writes_nothing(jobs: JobStatusManager, state: str, retry_count: int) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+    jobs.mark_cancelled(job_id)
+    before = jobs.get(job_id)
+    ran = []
+    with pytest.raises(PermanentError, match="JobCancelledError"):
+        StepRunner(state, step(job_id, retry_count=retry_count), Config.from_env()).run(ran.append)
+    assert ran == [] and jobs.get(job_id) == before
+
+
+def test_a_job_cancelled_while_a_step_worked_keeps_nothing_it_wrote(jobs: JobStatusManager) -> None:
+    job_id = stored_job(jobs, JobStatus.PROCESSING)
+    runner = StepRunner(UPLOAD, step(job_id), Config.from_env())
+    removed = []
+
+    def deliver(_record: dict) -> None:
+        runner.check_not_cancelled(lambda: removed.append("first"))  # not cancelled: kept
+        jobs.mark_cancelled(job_id)  # the cancel arrives while the copy runs
+        runner.check_not_cancelled(lambda: removed.append("second"))
+
+    with pytest.raises(PermanentError, match="JobCancelledError"):
+        runner.run(deliver)
+    assert removed == ["second"]
+    record = jobs.get(job_id)
+    assert record["status"] == "cancelled" and history(jobs, job_id) == ["cancelled"]
+    with pytest.raises(InvalidTransitionError):
+        jobs.mark_completed(job_id, JobOutput(s3Uri="s3://b/outputs/x.mp4"))

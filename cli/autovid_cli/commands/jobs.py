@@ -1,4 +1,5 @@
-"""The arguments of ``autovid submit and status``; the command itself is in :mod:`autovid_cli.jobs`."""
+"""The arguments of ``autovid submit``, ``status``, ``jobs`` and ``cancel``; the commands themselves are in
+:mod:`autovid_cli.jobs`."""
 
 from __future__ import annotations
 
@@ -41,3 +42,31 @@ def add_status_command(subparsers: Any) -> None:
     parser.add_argument("job_id", metavar="JOB_ID")
     add_target_arguments(parser, uploads=False)
     parser.set_defaults(run=lazy("autovid_cli.jobs", "run_status"))
+
+
+def add_jobs_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "jobs",
+        help="list your jobs, newest first (GET /jobs)",
+        description="List the jobs of your API key, newest first: one page, or every page with --all.",
+    )
+    parser.add_argument("--status", action="append", help="only this status (repeat it, or separate with commas)")
+    parser.add_argument("--project", dest="project_id", help="only jobs whose jobInfo.projectId is this")
+    parser.add_argument("--after", dest="submitted_after", help="only jobs submitted after this ISO-8601 time")
+    parser.add_argument("--before", dest="submitted_before", help="only jobs submitted before this ISO-8601 time")
+    parser.add_argument("--limit", type=int, default=None, help="jobs per page, 1 to 100 (default 20)")
+    parser.add_argument("--next-token", help="the nextToken of the previous page")
+    parser.add_argument("--all", action="store_true", help="follow nextToken to the last page")
+    add_target_arguments(parser, uploads=False)
+    parser.set_defaults(run=lazy("autovid_cli.jobs", "run_jobs"))
+
+
+def add_cancel_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "cancel",
+        help="cancel a job (POST /jobs/{jobId}/cancel)",
+        description="Cancel a submitted, processing or retrying job. Exit codes: 0 cancelled, 2 finished or unknown.",
+    )
+    parser.add_argument("job_id", metavar="JOB_ID")
+    add_target_arguments(parser, uploads=False)
+    parser.set_defaults(run=lazy("autovid_cli.jobs", "run_cancel"))

@@ -1,4 +1,4 @@
-"""Step Functions executions, read by the status-sync and reconcile functions."""
+"""Step Functions executions: read by the status-sync and reconcile functions, stopped by a cancel."""
 
 from __future__ import annotations
 
@@ -22,6 +22,19 @@ def describe_execution(execution_arn: str) -> dict[str, Any] | None:
                 return None
             raise
     return description
+
+
+def stop_execution(execution_arn: str, *, error: str, cause: str) -> bool:
+    """StopExecution; False when the execution does not exist (any more). Stopping an execution
+    that already ended changes nothing."""
+    with aws_call("Step Functions StopExecution"):
+        try:
+            client("stepfunctions").stop_execution(executionArn=execution_arn, error=error, cause=cause)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return False
+            raise
+    return True
 
 
 def epoch_millis(moment: datetime | None) -> int | None:

@@ -7,6 +7,7 @@ Decimal (via ``json`` with ``parse_float=Decimal``); numbers come back as int or
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -81,6 +82,61 @@ class JobsTable:
             for page in pages:
                 ids += [item["jobId"]["S"] for item in page.get("Items", [])]
         return ids
+
+    def query_newest_first(
+        self,
+        index_name: str,
+        *,
+        partition: tuple[str, str],
+        sort_between: tuple[str, str],
+        filter_expression: str | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        page_size: int = 100,
+    ) -> Iterator[dict[str, Any]]:
+        """The items of one partition of ``index_name`` (``partition`` is its key attribute and
+        value) whose sort key ``listKey`` lies in ``sort_between`` (inclusive), newest first, read
+        a page at a time as the caller consumes them. A Query, never a Scan; ``filter_expression``
+        only drops items of the pages read."""
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index_name,
+            "KeyConditionExpression": "#pk = :pk AND #listKey BETWEEN :low AND :high",
+            "ExpressionAttributeNames": {"#pk": partition[0], "#listKey": "listKey", **(names or {})},
+            "ExpressionAttributeValues": to_attribute_values(
+                {":pk": partition[1], ":low": sort_between[0], ":high": sort_between[1], **(values or {})}
+            ),
+            "ScanIndexForward": False,
+            "Limit": page_size,
+        }
+        if filter_expression:
+            params["FilterExpression"] = filter_expression
+        while True:
+            with aws_call("DynamoDB Query"):
+                page = client("dynamodb").query(**params)
+            for item in page.get("Items", []):
+                yield from_item(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delete(self, job_id: str, *, condition_expression: str, names: dict[str, str], values: dict[str, Any]) -> None:
+        """A conditional DeleteItem; raises ConditionFailed (with the record as it is, or None)."""
+        with aws_call("DynamoDB DeleteItem"):
+            try:
+                client("dynamodb").delete_item(
+                    TableName=self.table_name,
+                    Key={"jobId": {"S": job_id}},
+                    ConditionExpression=condition_expression,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=to_attribute_values(values),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as exc:
+                if _condition_failed(exc):
+                    old = exc.response.get("Item")
+                    raise ConditionFailed(from_item(old) if old else self.get(job_id)) from exc
+                raise
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         with aws_call("DynamoDB GetItem"):

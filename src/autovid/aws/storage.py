@@ -30,6 +30,12 @@ def presigned_get_url(bucket: str, key: str, expires_in: int) -> str:
     )
 
 
+def delete_object(bucket: str, key: str) -> None:
+    """Delete one object; deleting one that does not exist is not an error."""
+    with aws_call(f"S3 delete of s3://{bucket}/{key}"):
+        client("s3").delete_object(Bucket=bucket, Key=key)
+
+
 def delete_prefix(bucket: str, prefix: str) -> int:
     """Delete every object under ``prefix``; returns how many were deleted."""
     s3 = client("s3")

@@ -126,6 +126,24 @@ class JobAlreadyExistsError(AutoVidError):
     """A record with that id already exists."""
 
 
+class JobStatusConflictError(AutoVidError):
+    """The job's status does not allow the request (409): cancelling a finished job, deleting a
+    running one."""
+
+    def __init__(self, job_id: str, status: str, message: str):
+        self.job_id = job_id
+        self.status = status
+        super().__init__(message)
+
+
+class InvalidQueryError(AutoVidError):
+    """Query string parameters refused (400); ``errors`` names each parameter and why."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("invalid query: " + "; ".join(str(e) for e in errors))
+
+
 # --- idempotent submit ---------------------------------------------------------------------
 
 

@@ -23,8 +23,10 @@ from autovid.core.errors import (
     FieldError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
+    InvalidQueryError,
     InvalidSpecError,
     JobNotFoundError,
+    JobStatusConflictError,
     QueueUnavailableError,
     UpstreamUnavailableError,
 )
@@ -53,7 +55,7 @@ class GatewayMessage(BaseModel):
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "invalid job id, spec, JSON or Idempotency-Key; `details` names each field and why",
+    400: "invalid job id, spec, JSON, Idempotency-Key or query parameter; `details` names each field and why",
     404: "no such job",
     405: "method not allowed on this path (see the Allow header)",
     409: "a request with the same Idempotency-Key is still being processed; retry",
@@ -64,10 +66,20 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
-def documented_responses(success: int, model: type[BaseModel], description: str, *errors: int) -> dict[int, Any]:
-    """The ``responses`` of a route for the OpenAPI document (``scripts/openapi.py``)."""
+def documented_responses(
+    success: int,
+    model: type[BaseModel] | None,
+    description: str,
+    *errors: int,
+    error_descriptions: dict[int, str] | None = None,
+) -> dict[int, Any]:
+    """The ``responses`` of a route for the OpenAPI document (``scripts/openapi.py``); a success
+    without a ``model`` has no body (204). ``error_descriptions`` overrides the general ones."""
+    answer: dict[str, Any] = {"description": description}
+    if model is not None:
+        answer["content"] = {"application/json": {"model": model}}
     responses: dict[int, Any] = {
-        success: {"description": description, "content": {"application/json": {"model": model}}},
+        success: answer,
         403: {
             "description": "API Gateway: missing or wrong x-api-key, or no such route",
             "content": {"application/json": {"model": GatewayMessage}},
@@ -75,7 +87,7 @@ def documented_responses(success: int, model: type[BaseModel], description: str,
     }
     for code in errors:
         responses[code] = {
-            "description": _ERROR_DESCRIPTIONS[code],
+            "description": (error_descriptions or {}).get(code, _ERROR_DESCRIPTIONS[code]),
             "content": {"application/json": {"model": ErrorBody}},
         }
     return responses
@@ -127,6 +139,15 @@ def create_resolver(logger: Logger, *, cors_allow_origin: str) -> APIGatewayRest
         return error_response(
             HTTPStatus.BAD_REQUEST, f"invalid job spec: {count} error{'s' if count != 1 else ''}", exc.errors
         )
+
+    @app.exception_handler(InvalidQueryError)
+    def _invalid_query(exc: InvalidQueryError) -> Response:
+        fields = sorted({e.field for e in exc.errors})
+        return error_response(HTTPStatus.BAD_REQUEST, f"invalid query parameter: {', '.join(fields)}", exc.errors)
+
+    @app.exception_handler(JobStatusConflictError)
+    def _status_conflict(exc: JobStatusConflictError) -> Response:
+        return error_response(HTTPStatus.CONFLICT, f"the job is {exc.status}", [FieldError("status", exc.message)])
 
     @app.exception_handler(JobNotFoundError)
     def _not_found(exc: JobNotFoundError) -> Response:

@@ -9,6 +9,11 @@ from autovid.spec import JobSpec
 OUTPUT_PREFIX = "outputs/"
 
 
+def work_prefix(job_id: str) -> str:
+    """Where a job's intermediate files live in the managed bucket."""
+    return f"work/{job_id}/"
+
+
 def check_destination(spec: JobSpec, managed_bucket: str, extra_buckets: frozenset[str] = frozenset()) -> None:
     """The functions may write under ``outputs/`` of the managed bucket, and anywhere in the
     buckets the deployment lists in ``ExtraOutputBuckets`` (its role may write only there)."""

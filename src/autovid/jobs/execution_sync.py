@@ -9,7 +9,8 @@ themselves; this records the rest: retries that ran out, task timeouts, crashes,
 failures before the first step. Every change goes through the status module, so a job that is
 already terminal or owned by another execution is left alone, and so is news from before a
 redrive: the job's ``redriveCount`` is higher than the event's, or a run set the job
-``processing`` after the execution stopped. A retry that a step still running after
+``processing`` after the execution stopped. A cancelled job stays cancelled: the ABORTED event of
+the execution its cancel stopped changes nothing. A retry that a step still running after
 StopExecution recorded does not stop the job from being marked failed.
 """
 
@@ -24,7 +25,7 @@ from autovid.aws.executions import describe_execution, last_entered_state
 from autovid.aws.jobs import JobsTable
 from autovid.core.clock import iso, utc_now
 from autovid.core.errors import InvalidTransitionError, JobNotFoundError
-from autovid.jobs.records import JobError
+from autovid.jobs.records import JobError, JobStatus
 from autovid.jobs.transitions import ClaimFor, Guard, JobStatusManager, NotClaimedSince
 
 ENDED_UNSUCCESSFULLY = {"FAILED", "TIMED_OUT", "ABORTED"}
@@ -93,6 +94,10 @@ def sync_job_status(change: ExecutionStatusChange, table: JobsTable, *, current:
     owner = record.get("executionArn")
     if owner and owner != change.execution_arn:
         return f"ignored: job {job_id} belongs to {owner}"
+    if record.get("status") == JobStatus.CANCELLED:
+        # Its execution was stopped by the cancel (ABORTED), or a step of it saw the cancel: the
+        # job stays cancelled, and a redrive of that execution does not take it back.
+        return f"ignored: job {job_id} was cancelled"
     if change.status == "RUNNING" and change.redrive_count:
         # Events arrive in any order: a redriven run that already failed again must not be
         # reopened by its late RUNNING event.

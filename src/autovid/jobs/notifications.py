@@ -1,4 +1,5 @@
-"""Job notifications: the spec's webhook, called when the job reaches ``completed`` or ``failed``.
+"""Job notifications: the spec's webhook, called when the job reaches ``completed``, ``failed`` or
+``cancelled`` (events ``job.completed``, ``job.failed``, ``job.cancelled``).
 
 The jobs table's stream feeds NotifyWebhook, so every way a job can end is covered: the steps,
 the status-sync and reconcile functions, a submit whose queue was down. A stream record is a

@@ -16,7 +16,11 @@ from autovid.jobs.transitions import JobStatusManager
 
 def read_job(job_id: str, settings: Settings) -> JobResponse:
     """Raises JobNotFoundError for an unknown id."""
-    record = JobStatusManager(JobsTable(settings.jobs_table)).get(job_id)
+    return status_answer(JobStatusManager(JobsTable(settings.jobs_table)).get(job_id), settings)
+
+
+def status_answer(record: dict, settings: Settings) -> JobResponse:
+    """The status body of a job record (GET /jobs/{jobId}, and the answer of a cancel)."""
     response = JobResponse.from_record(record, with_history=True)
     if response.status is JobStatus.COMPLETED and response.output.s3Uri:
         link = download_link(response.output.s3Uri, settings.presigned_url_expiration)

@@ -5,7 +5,8 @@ status-sync function can miss one. On a schedule, this looks at every job that h
 ``processing`` or ``retrying`` for a while (the table's sparse ``ActiveJobsIndex`` holds only
 those), asks Step Functions how its execution ended, and
 applies what a status event would have (through the same :func:`autovid.jobs.execution_sync.sync_job_status`).
-Running executions are left alone, however long they take.
+Running executions are left alone, however long they take. A cancelled job leaves the index at
+its cancel, so its stopped execution is never taken for a lost failure.
 """
 
 from __future__ import annotations

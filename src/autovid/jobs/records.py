@@ -19,9 +19,26 @@ class JobStatus(StrEnum):
     RETRYING = "retrying"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
-TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+#: A job in one of these has ended: its webhook is called, and DELETE /jobs/{jobId} may remove it.
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+#: A job in one of these may still be cancelled.
+CANCELLABLE_STATUSES = frozenset({JobStatus.SUBMITTED, JobStatus.PROCESSING, JobStatus.RETRYING})
+
+#: The listing scope of a job submitted without an API key (API keys off).
+NO_API_KEY_SCOPE = "-"
+
+
+def listing_scope(api_key_id: str | None) -> str:
+    """Whose jobs a caller lists: those submitted with the same API key (all, without keys)."""
+    return api_key_id or NO_API_KEY_SCOPE
+
+
+def listing_key(scope: str, submitted_at: str, job_id: str) -> str:
+    """The sort key of the listing indexes: newest first within a scope, ties broken by job id."""
+    return f"{scope}#{submitted_at}#{job_id}"
 
 
 def is_job_id(value: str) -> bool:
@@ -90,8 +107,9 @@ class JobResponse(_Shape):
 
     @classmethod
     def from_record(cls, record: dict[str, Any], *, with_history: bool) -> JobResponse:
+        """From a full record, or from a listing index's projection (``jobInfo`` without the spec)."""
         spec = record.get("spec") or {}
-        response = cls.model_validate({**record, "jobInfo": spec.get("jobInfo") or {}})
+        response = cls.model_validate({**record, "jobInfo": spec.get("jobInfo") or record.get("jobInfo") or {}})
         if not with_history:
             response.statusHistory = None
         return response
@@ -108,14 +126,23 @@ class JobResponse(_Shape):
         return data
 
 
-def new_job_record(spec: JobSpec, *, ttl_seconds: int, now: datetime | None = None) -> dict[str, Any]:
-    """The record written by submit: status ``submitted``, the full spec, metadata and a TTL."""
+def new_job_record(
+    spec: JobSpec, *, ttl_seconds: int, now: datetime | None = None, api_key_id: str | None = None
+) -> dict[str, Any]:
+    """The record written by submit: status ``submitted``, the full spec, metadata and a TTL, and
+    the keys of the listing indexes (the caller's scope, ``listKey``) with ``jobInfo`` beside the spec."""
     now = now or utc_now()
     stamp = iso(now)
+    job_id = str(uuid.uuid4())
+    stored_spec = spec.to_json_dict()
+    scope = listing_scope(api_key_id)
+    listed = {"ownerScope": scope, "listKey": listing_key(scope, stamp, job_id)}
+    if api_key_id:
+        listed["apiKeyId"] = api_key_id
     return {
-        "jobId": str(uuid.uuid4()),
+        "jobId": job_id,
         "status": JobStatus.SUBMITTED.value,
-        "spec": spec.to_json_dict(),
+        "spec": stored_spec,
         "metadata": spec.metadata(),
         "submittedAt": stamp,
         "updatedAt": stamp,
@@ -126,4 +153,6 @@ def new_job_record(spec: JobSpec, *, ttl_seconds: int, now: datetime | None = No
         "statusHistory": [{"status": JobStatus.SUBMITTED.value, "at": stamp, "reason": "submitted"}],
         "notifications": {"attempts": []},
         "ttl": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
+        "jobInfo": stored_spec.get("jobInfo") or {},
+        **listed,
     }

@@ -43,14 +43,15 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
 
 
-def submit_job(raw_spec: Any, *, settings: Settings, limits: Limits) -> JobResponse:
-    """Raises InvalidSpecError (400) or QueueUnavailableError (503, the job is marked failed)."""
+def submit_job(raw_spec: Any, *, settings: Settings, limits: Limits, api_key_id: str | None = None) -> JobResponse:
+    """Record the job under the caller's API key (``api_key_id``: its listing scope) and queue it.
+    Raises InvalidSpecError (400) or QueueUnavailableError (503, the job is marked failed)."""
     spec = parse_spec(raw_spec, limits)
     try:  # known now: refuse at once rather than fail the job at ValidateJob
         check_destination(spec, settings.bucket_name, settings.extra_output_buckets)
     except ForbiddenDestinationError as exc:
         raise InvalidSpecError([FieldError("output.destination", exc.message)]) from exc
-    record = new_job_record(spec, ttl_seconds=settings.jobs_ttl_seconds)
+    record = new_job_record(spec, ttl_seconds=settings.jobs_ttl_seconds, api_key_id=api_key_id)
     table = JobsTable(settings.jobs_table)
     table.create(record)
     try:
@@ -105,7 +106,7 @@ def submit_job_once(
         key_prefix="submit",
     )
     def submit(request: dict[str, Any]) -> dict[str, Any]:
-        return submit_job(request["body"], settings=settings, limits=limits).body()
+        return submit_job(request["body"], settings=settings, limits=limits, api_key_id=caller).body()
 
     try:
         body = submit(request={"key": f"{caller or '-'}:{idempotency_key}", "body": raw_spec})

@@ -31,6 +31,8 @@ ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     S.COMPLETED: frozenset({S.PROCESSING}),
     # submitted -> failed: the job could not be queued, so no step will ever pick it up.
     S.FAILED: frozenset({S.SUBMITTED, S.PROCESSING, S.RETRYING}),
+    # POST /jobs/{jobId}/cancel. Nothing leaves cancelled: a step still running writes nothing.
+    S.CANCELLED: frozenset({S.SUBMITTED, S.PROCESSING, S.RETRYING}),
     S.SUBMITTED: frozenset(),
 }
 
@@ -333,6 +335,11 @@ class JobStatusManager:
                 "progress": None,  # progress describes a running job
             },
         )
+
+    def mark_cancelled(self, job_id: str, *, now: datetime | None = None) -> dict[str, Any]:
+        """``submitted | processing | retrying -> cancelled``; raises InvalidTransitionError from any
+        other status (the record unchanged)."""
+        return self.transition(job_id, S.CANCELLED, reason="cancelled", now=now, fields={"progress": None})
 
     def mark_failed(
         self,

@@ -58,7 +58,7 @@ class WebhookRequest:
     method: str
     headers: Mapping[str, str]
     body: bytes
-    event: str  # "job.completed" or "job.failed"
+    event: str  # "job.completed", "job.failed" or "job.cancelled"
     delivery_id: str
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from autovid.aws import storage
+from autovid.jobs.destinations import work_prefix
 from autovid.jobs.records import JobOutput, JobStatus
-from autovid.workflow.runner import StepInput, StepRunner, work_prefix
+from autovid.workflow.runner import StepInput, StepRunner
 
 
 class FinalizeStepInput(StepInput):

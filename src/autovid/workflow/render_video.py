@@ -13,10 +13,11 @@ from pydantic import BaseModel
 
 from autovid.aws import storage
 from autovid.core.errors import AutoVidError
+from autovid.jobs.destinations import work_prefix
 from autovid.jobs.transitions import JobStatusManager
 from autovid.render.engine import render
 from autovid.render.fetch import AssetFetcher
-from autovid.workflow.runner import RENDER, StepInput, StepRunner, stored_spec, work_prefix
+from autovid.workflow.runner import RENDER, StepInput, StepRunner, stored_spec
 from autovid.workflow.validate_job import RenderPlanSummary, expected_digests
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def render_job(record: dict[str, Any], runner: StepRunner, plan: RenderPlanSumma
         storage.upload_file(result.output_path, runner.settings.bucket_name, key)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    runner.check_not_cancelled(lambda: storage.delete_object(runner.settings.bucket_name, key))
     return RenderOutput(
         bucket=runner.settings.bucket_name,
         key=key,

@@ -73,9 +73,18 @@ class JobAlreadyFinishedError(PermanentError):
     """The job is already completed; the step has nothing to do."""
 
 
+class JobCancelledError(PermanentError):
+    """The job was cancelled: a step leaves it alone, as it would a finished job, and removes
+    what it wrote for it."""
+
+
 class StaleRunError(PermanentError):
     """A step of a run the job has moved past: its execution stopped (the job failed) and was not
     redriven since, or was redriven again after this run. It must not touch the job."""
+
+
+#: Errors saying the step must not touch the job: nothing is recorded for them.
+LEAVE_THE_JOB_ALONE = (JobOwnedElsewhereError, JobAlreadyFinishedError, StaleRunError, JobCancelledError)
 
 
 def error_of(exc: BaseException, state: str) -> JobError:
@@ -110,7 +119,7 @@ class StepRunner:
             self._record_failure(exc, final=False)
             raise TransientError(f"{type(exc).__name__}: {error_of(exc, self.state).message}") from exc
         except PermanentError as exc:
-            if not isinstance(exc, JobOwnedElsewhereError | JobAlreadyFinishedError | StaleRunError):
+            if not isinstance(exc, LEAVE_THE_JOB_ALONE):
                 self._record_failure(exc, final=True)
             raise PermanentError(f"{type(exc).__name__}: {error_of(exc, self.state).message}") from exc
         except Exception as exc:
@@ -146,6 +155,8 @@ class StepRunner:
         if owner and owner != arn:
             raise JobOwnedElsewhereError(f"job {job_id} is handled by {owner}")
         status = JobStatus(record["status"])
+        if status is JobStatus.CANCELLED:
+            raise JobCancelledError(f"job {job_id} was cancelled")
         if status is JobStatus.COMPLETED:
             if self.state != FINALIZE:
                 raise JobAlreadyFinishedError(f"job {job_id} is already completed")
@@ -156,6 +167,15 @@ class StepRunner:
         if status is JobStatus.FAILED and run is not None and run == recorded:
             raise StaleRunError(f"job {job_id} failed and {arn} was not redriven since (redrive count {run})")
         return status
+
+    def check_not_cancelled(self, remove_written: Callable[[], None]) -> None:
+        """After the step wrote a file for the job: if the job was cancelled meanwhile (the cancel
+        may have cleaned up before the file appeared), ``remove_written`` and raise JobCancelledError."""
+        record = self.jobs.table.get(self.input.job_id)
+        if record is not None and record.get("status") != JobStatus.CANCELLED:
+            return
+        remove_written()
+        raise JobCancelledError(f"job {self.input.job_id} was cancelled while {self.state} ran")
 
     def _take_back_after_redrive(self, recorded: int) -> JobStatus:
         """``failed -> retrying``: this step's execution was redriven since the job failed."""
@@ -221,8 +241,3 @@ class StepRunner:
 def stored_spec(record: dict[str, Any], limits: Limits) -> JobSpec:
     """The spec from the record (never from the execution input), validated again."""
     return parse_spec(record["spec"], limits)
-
-
-def work_prefix(job_id: str) -> str:
-    """Where a job's intermediate files live in the managed bucket."""
-    return f"work/{job_id}/"
