@@ -64,11 +64,13 @@ def cli_env(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ]
 
 
-def autovid(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = cli.main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+def autovid(*args: str) -> tuple[int, str, str]:
+    """Run the command as a user would, in its own process: what the stack's functions print while
+    it runs cannot mix into its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "autovid_cli", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 def test_a_job_failed_at_render_is_redriven_with_the_aws_cli_and_completes(stack: Stack) -> None:
@@ -128,12 +130,12 @@ def test_a_job_failed_at_render_is_redriven_with_the_aws_cli_and_completes(stack
 
 
 def test_runs_history_and_graph_show_a_failed_then_redriven_job(
-    stack: Stack, cli_env: list[str], capsys: pytest.CaptureFixture, tmp_path: Path
+    stack: Stack, cli_env: list[str], tmp_path: Path
 ) -> None:
     job = fail_at_render(stack)
     job_id, arn = job["jobId"], job["executionArn"]
 
-    code, out, _ = autovid(capsys, "runs", "--status", "FAILED", "--json", *cli_env)
+    code, out, _ = autovid("runs", "--status", "FAILED", "--json", *cli_env)
     assert code == 0
     rows = {row["jobId"]: row for row in map(json.loads, out.splitlines())}
     assert rows[job_id]["status"] == "FAILED"
@@ -141,25 +143,25 @@ def test_runs_history_and_graph_show_a_failed_then_redriven_job(
     assert all(row["status"] == "FAILED" for row in rows.values())
 
     before = tmp_path / "before.svg"
-    assert autovid(capsys, "graph", job_id, "-o", str(before), *cli_env)[0] == 0
+    assert autovid("graph", job_id, "-o", str(before), *cli_env)[0] == 0
     assert state_fill(before, "RenderVideo") == COLOURS["failed"]
     assert state_fill(before, "ValidateJob") == COLOURS["succeeded"]
     assert state_fill(before, "UploadOutput") == COLOURS["not_reached"]
 
-    code, _, err = autovid(capsys, "redrive", job_id, "--wait", "--timeout", "60", *cli_env)
+    code, _, err = autovid("redrive", job_id, "--wait", "--timeout", "60", *cli_env)
     assert code == 0, err
     assert "redrive 1" in err and "resuming at RenderVideo" in err
     assert stack.api.status(job_id)["status"] == "completed"
     wait_for_execution(stack.runtime, arn)  # FinalizeJob marks the job completed, then returns
 
-    code, out, _ = autovid(capsys, "runs", "--limit", "50", *cli_env)
+    code, out, _ = autovid("runs", "--limit", "50", *cli_env)
     assert code == 0
     header, *lines = out.splitlines()
     assert header.split() == ["JOB", "ID", "STATUS", "STARTED", "(UTC)", "DURATION", "REDRIVES", "FAILED", "STATE"]
     row = next(line.split() for line in lines if line.startswith(job_id))
     assert (row[1], row[-2], row[-1]) == ("SUCCEEDED", "1", "-")
 
-    code, out, _ = autovid(capsys, "history", job_id, *cli_env)
+    code, out, _ = autovid("history", job_id, *cli_env)
     assert code == 0
     timeline = out.splitlines()
     assert f"job {job_id}" in timeline[0] and "SUCCEEDED" in timeline[0] and "redriven 1x" in timeline[0]
@@ -172,14 +174,14 @@ def test_runs_history_and_graph_show_a_failed_then_redriven_job(
     assert "execution succeeded" in timeline[-1]
 
     after_svg = tmp_path / "after.svg"
-    assert autovid(capsys, "graph", arn, "-o", str(after_svg), *cli_env)[0] == 0
+    assert autovid("graph", arn, "-o", str(after_svg), *cli_env)[0] == 0
     assert state_fill(after_svg, "RenderVideo") == COLOURS["succeeded"]
     assert state_fill(after_svg, "FinalizeJob") == COLOURS["succeeded"]
     assert "redriven" in after_svg.read_text()
     attempt_one = tmp_path / "attempt1.svg"
-    assert autovid(capsys, "graph", job_id, "--attempt", "1", "-o", str(attempt_one), *cli_env)[0] == 0
+    assert autovid("graph", job_id, "--attempt", "1", "-o", str(attempt_one), *cli_env)[0] == 0
     assert state_fill(attempt_one, "RenderVideo") == COLOURS["failed"]
-    assert autovid(capsys, "graph", job_id, "--attempt", "3", "-o", str(attempt_one), *cli_env)[0] == 2
+    assert autovid("graph", job_id, "--attempt", "3", "-o", str(attempt_one), *cli_env)[0] == 2
 
 
 def state_fill(svg: Path, state: str) -> str:
@@ -195,14 +197,14 @@ def test_redrive_refuses_what_cannot_be_redriven(
 ) -> None:
     completed = stack.run(stack.spec())
     assert completed["status"] == "completed"
-    code, _, err = autovid(capsys, "redrive", completed["jobId"], *cli_env)
+    code, _, err = autovid("redrive", completed["jobId"], *cli_env)
     assert code == 1
     assert "succeeded: there is nothing to redrive" in err
 
     unknown = stack.runtime.ref("VideoJobStateMachine").replace(":stateMachine:", ":execution:") + ":no-such-run"
-    code, _, err = autovid(capsys, "history", unknown, *cli_env)
+    code, _, err = autovid("history", unknown, *cli_env)
     assert code == 2 and "ExecutionDoesNotExist" in err
-    code, _, err = autovid(capsys, "graph", completed["jobId"], "-o", "/nonexistent-dir/run.svg", *cli_env)
+    code, _, err = autovid("graph", completed["jobId"], "-o", "/nonexistent-dir/run.svg", *cli_env)
     assert code == 2 and "cannot write /nonexistent-dir/run.svg" in err
     with pytest.raises(SystemExit) as usage:
         cli.main(["runs", "--limit", "0", *cli_env])
