@@ -64,6 +64,12 @@ SPEECH = [
 # --- job generation --------------------------------------------------------------------
 
 
+def copy_video_mix_args(script: Path, output: Path) -> list[str]:
+    """The hand-written commands' tail: the mix from ``script``, the video stream copied, AAC audio."""
+    return ["-/filter_complex", str(script), "-map", "0:v:0", "-map", "[a]", "-c:v", "copy",
+            "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart", str(output)]  # fmt: skip
+
+
 def ffmpeg(*args: str) -> None:
     subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-y", *args], check=True)
 
@@ -242,23 +248,7 @@ def handwritten_command(work: Path, files: dict[str, Path], rate: int = 48_000) 
     command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y"]
     for path in inputs:
         command += ["-i", str(path)]
-    return command + [
-        "-/filter_complex",
-        str(script),
-        "-map",
-        "0:v:0",
-        "-map",
-        "[a]",
-        "-c:v",
-        "copy",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "192k",
-        "-movflags",
-        "+faststart",
-        str(work / "out" / f"{name}.mp4"),
-    ]
+    return command + copy_video_mix_args(script, work / "out" / f"{name}.mp4")
 
 
 def _wav_seconds(path: Path) -> float:
@@ -349,23 +339,9 @@ def handwritten_jingle_command(
     command = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", str(video)]
     for name in ("jingle1", "jingle2", "whoosh", "ding"):
         command += ["-i", str(files[name])]
-    return command + [
-        "-/filter_complex",
-        str(script),
-        "-map",
-        "0:v:0",
-        "-map",
-        "[a]",
-        "-c:v",
-        "copy",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "192k",
-        "-movflags",
-        "+faststart",
-        str(work / "out" / f"handwritten_jingle_{seconds}s{'' if s16 else '_float'}.mp4"),
-    ]
+    return command + copy_video_mix_args(
+        script, work / "out" / f"handwritten_jingle_{seconds}s{'' if s16 else '_float'}.mp4"
+    )
 
 
 def _best(results: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
