@@ -62,6 +62,7 @@ def build_test_state(_original: None) -> Callable[[Any], Any]:
 
 
 @functools.cache
+@functools.cache
 def aws_error(code: str) -> type[Exception]:
     """AWS's error ``code`` (HTTP 400), as moto serializes errors (built on first use)."""
     from moto.core.exceptions import AWSError

@@ -92,7 +92,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import functools
 import inspect
 import logging
 import socket
@@ -417,7 +416,9 @@ def _build_start_sync_execution(_original: None) -> Callable[..., Any]:
     def start_sync_execution(response: Any) -> Any:
         machine = response.stepfunction_backend.describe_state_machine(response._get_param("stateMachineArn"))
         if str(getattr(machine, "type", "STANDARD")) != "EXPRESS":
-            raise _state_machine_type_not_supported()("This operation is not supported by this type of state machine")
+            raise aws_error("StateMachineTypeNotSupported")(
+                "This operation is not supported by this type of state machine"
+            )
         return unknown_operation_response(response, "synchronous EXPRESS executions are not emulated")
 
     return start_sync_execution
@@ -850,7 +851,7 @@ class MotoPatches:
                 with self._order_lock:  # not between an end being recorded and being reported
                     date = redriver.redrive(execution, response._get_param("clientToken"))
             except ExecutionNotRedrivableError as reason:
-                raise _execution_not_redrivable()(str(reason)) from None
+                raise aws_error("ExecutionNotRedrivable")(str(reason)) from None
             return ActionResult({"redriveDate": date})
 
         return redrive_execution
@@ -957,29 +958,6 @@ class MotoPatches:
                 env.program_state_event.wait(wait_seconds * scale)
 
         return wait_interval
-
-
-@functools.cache
-def _state_machine_type_not_supported() -> type[Exception]:
-    from moto.core.exceptions import AWSError
-
-    class StateMachineTypeNotSupported(AWSError):
-        TYPE = "StateMachineTypeNotSupported"
-        STATUS = 400
-
-    return StateMachineTypeNotSupported
-
-
-@functools.cache
-def _execution_not_redrivable() -> type[Exception]:
-    """AWS's ``ExecutionNotRedrivable`` error, as moto serializes errors (built on first use)."""
-    from moto.core.exceptions import AWSError
-
-    class ExecutionNotRedrivable(AWSError):
-        TYPE = "ExecutionNotRedrivable"
-        STATUS = 400
-
-    return ExecutionNotRedrivable
 
 
 # --- the server ----------------------------------------------------------------------------
