@@ -89,3 +89,18 @@ def minimal_spec() -> dict:
         ],
         "output": {"filename": "out.mp4"},
     }
+
+
+#: The fields of every job answer, as the seed contract shows them.
+SEED_KEYS = {
+    "jobId",
+    "status",
+    "submittedAt",
+    "updatedAt",
+    "completedAt",
+    "processingTime",
+    "output",
+    "error",
+    "metadata",
+    "jobInfo",
+}

@@ -8,24 +8,20 @@ from typing import Any
 
 import boto3
 import pytest
-from support import EVENTS_DIR, FakeLambdaContext, api_event, load_handler_module, minimal_spec, response_headers
+from support import (
+    EVENTS_DIR,
+    SEED_KEYS,
+    FakeLambdaContext,
+    api_event,
+    load_handler_module,
+    minimal_spec,
+    response_headers,
+)
 
 from autovid.aws.jobs import JobsTable
 from autovid.core.config import Settings
 from autovid.jobs.read_model import read_job
 
-SEED_KEYS = {
-    "jobId",
-    "status",
-    "submittedAt",
-    "updatedAt",
-    "completedAt",
-    "processingTime",
-    "output",
-    "error",
-    "metadata",
-    "jobInfo",
-}
 OUTPUT_KEYS = {"url", "urlExpiresAt", "s3Uri", "duration", "size"}
 ERROR_KEYS = {"error", "details", "timestamp"}
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from support import REGION, FakeLambdaContext, api_event, load_handler_module, minimal_spec
+from support import REGION, SEED_KEYS, FakeLambdaContext, api_event, load_handler_module, minimal_spec
 
 from autovid.aws.clients import client
 from autovid.aws.jobs import JobsTable
@@ -20,18 +20,6 @@ from autovid.jobs.records import JobError, JobOutput, JobStatus, new_job_record
 from autovid.jobs.transitions import ClaimFor, JobStatusManager
 from autovid.spec import parse_spec
 
-SEED_KEYS = {
-    "jobId",
-    "status",
-    "submittedAt",
-    "updatedAt",
-    "completedAt",
-    "processingTime",
-    "output",
-    "error",
-    "metadata",
-    "jobInfo",
-}
 SECRET = "local-signing-secret-for-tests"
 
 

@@ -363,6 +363,19 @@ def _paging_error(error: PagingError) -> Exception:
     return ValidationException(str(error))
 
 
+def _requested_page(response: Any, items: list[Any], *, scope: str) -> tuple[list[Any], str | None]:
+    """The page of ``items`` a List request asks for (``maxResults``, ``nextToken``), and the next token."""
+    try:
+        return page(
+            items,
+            max_results=response._get_int_param("maxResults"),
+            next_token=response._get_param("nextToken"),
+            scope=scope,
+        )
+    except PagingError as error:
+        raise _paging_error(error) from None
+
+
 def _build_get_execution_history(_original: Callable[..., Any]) -> Callable[..., Any]:
     def get_execution_history(response: Any) -> Any:
         from moto.core.responses import ActionResult
@@ -393,15 +406,7 @@ def _build_list_state_machine_versions(_original: None) -> Callable[..., Any]:
         arn = response._get_param("stateMachineArn")
         machine = response.stepfunction_backend.describe_state_machine(arn)
         versions = sorted(getattr(machine, "versions", {}).values(), key=lambda v: v.version, reverse=True)
-        try:
-            chunk, following = page(
-                versions,
-                max_results=response._get_int_param("maxResults"),
-                next_token=response._get_param("nextToken"),
-                scope=f"versions:{arn}",
-            )
-        except PagingError as error:
-            raise _paging_error(error) from None
+        chunk, following = _requested_page(response, versions, scope=f"versions:{arn}")
         answer: dict[str, Any] = {
             "stateMachineVersions": [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in chunk]
         }
@@ -908,15 +913,8 @@ class MotoPatches:
                 if (redrive_filter == "REDRIVEN" and count == 0) or (redrive_filter == "NOT_REDRIVEN" and count):
                     continue
                 executions.append(execution)
-            try:
-                chunk, following = page(
-                    executions,
-                    max_results=response._get_int_param("maxResults"),
-                    next_token=response._get_param("nextToken"),
-                    scope=f"executions:{machine_arn}:{status_filter}:{redrive_filter}",
-                )
-            except PagingError as error:
-                raise _paging_error(error) from None
+            scope = f"executions:{machine_arn}:{status_filter}:{redrive_filter}"
+            chunk, following = _requested_page(response, executions, scope=scope)
             items = []
             for execution in chunk:
                 item = {
