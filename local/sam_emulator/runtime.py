@@ -48,9 +48,10 @@ from sam_emulator.event_sources.rules import (
     ScheduledRules,
     StepFunctionsEventRouter,
 )
-from sam_emulator.event_sources.streams import DynamoDBStreamPoller
+from sam_emulator.event_sources.streams import DynamoDBStreamPoller, StreamCheckpoints
 from sam_emulator.log_lines import RunLog
 from sam_emulator.logs.log_groups import LogStreamWriter
+from sam_emulator.persistence import DurableState
 from sam_emulator.stepfunctions.mock_config import MockConfig
 from sam_emulator.stepfunctions.patches import MotoPatches, ensure_port_free, start_moto_server, stop_moto_server
 from sam_emulator.template.intrinsics import PseudoParameters
@@ -91,8 +92,12 @@ class LocalRuntime:
         api_key: str | None = None,
         correlation_keys: Sequence[str] = (),
         sfn_mock_config: str | Path | None = None,
+        state_dir: str | Path | None = None,
+        reset_state: bool = False,
     ):
         self.template_path = Path(template_path)
+        #: Keeps the endpoint's state in this folder across restarts (None: in memory only).
+        self.durable = DurableState(state_dir, reset=reset_state) if state_dir is not None else None
         #: Step Functions Local's MockConfigFile (default ``$SFN_MOCK_CONFIG``): test cases run by
         #: StartExecution of ``<stateMachineArn>#<TestCaseName>``.
         mock_config = sfn_mock_config or os.environ.get("SFN_MOCK_CONFIG") or None
@@ -175,6 +180,13 @@ class LocalRuntime:
         self._patches.install()
         self._stops.append(self._patches.uninstall)
         self.stack = Provisioner(self.template, client=self.client).provision()
+        if self.durable is not None:
+            self._patches.history_sink = self.durable.history_event
+            counts = self.durable.restore(
+                lambda service, _region: self.client(service), self._patches.redriver, self.pseudo.region
+            )
+            if self.durable.had_state:
+                logger.info("state restored from %s: %s", self.durable.path, counts.describe())
         self._load_functions()
         self._route_step_functions_events()
         self._run_scheduled_rules()
@@ -186,9 +198,15 @@ class LocalRuntime:
         self._start_api()
         self._register_stack()
         self._report()
+        if self.durable is not None:
+            self.durable.resume(self._patches)
 
     def stop(self) -> None:
         global _active
+        if self.durable is not None:
+            # First: the stop itself (handlers cut short, tasks failing) must not become state.
+            # Running executions are left as they were, and go on at the next start.
+            self.durable.freeze()
         if self.schedules is not None:
             self.schedules.stop()  # first: no new scheduled invocation while the rest winds down
         for poller in [*self.pipes.values(), *self.streams.values()]:
@@ -199,6 +217,7 @@ class LocalRuntime:
             self.api.stop()
             self.api = None
         if self._moto is not None:
+            # With a state folder this is after the freeze: the executions stay RUNNING there.
             self._stop_running_executions()
         # Handlers still running must finish while their environment and the endpoint exist;
         # afterwards their AWS calls would reach the host's real credentials.
@@ -218,7 +237,12 @@ class LocalRuntime:
 
     def _start_moto(self) -> None:
         ensure_port_free(self.host, self._api_port, "REST API")  # before anything starts
-        self._moto = start_moto_server(self.host, self._aws_port)
+        middleware = None
+        if self.durable is not None:
+            self.durable.open()
+            self._stops.append(self.durable.close)
+            middleware = self.durable.middleware(self.host)
+        self._moto = start_moto_server(self.host, self._aws_port, middleware=middleware)
         self._stops.append(self._stop_moto)
         self._saved_moto_port = os.environ.get("MOTO_PORT")
         # moto's interpreter reaches Lambda, DynamoDB ... through this port.
@@ -350,9 +374,18 @@ class LocalRuntime:
                 region=self.pseudo.region,
                 poll_seconds=self._pipe_poll_seconds,
                 wait_scale=self._wait_scale,
+                checkpoints=self._stream_checkpoints(),
             )
             self.streams[spec.logical_id] = poller
             poller.start()
+
+    def _stream_checkpoints(self) -> StreamCheckpoints | None:
+        if self.durable is None:
+            return None
+        durable = self.durable
+        return StreamCheckpoints(
+            durable.directory.folder("streams"), restored=durable.had_state, recording=lambda: not durable.frozen
+        )
 
     def _start_api(self) -> None:
         assert self.template is not None
@@ -532,6 +565,8 @@ class LocalRuntime:
         change = dataclasses.replace(self._status_change(execution), status="RUNNING", stop_date=None, output=None,
                                      error=None, cause=None)  # fmt: skip
         self.run_log.execution_started(execution.state_machine.name, execution.name, change.input)
+        if self.durable is not None:
+            self.durable.execution_changed(execution)
         self._notify(change)
 
     def execution_redriven(self, execution: Any) -> None:
@@ -539,6 +574,8 @@ class LocalRuntime:
         change = self._status_change(execution)
         machine = execution.state_machine.name
         self.run_log.execution_redriven(machine, execution.name, change.redrive_count, change.input)
+        if self.durable is not None:
+            self.durable.execution_changed(execution)
         self._notify(change)
 
     def execution_finished(self, execution: Any) -> None:
@@ -547,6 +584,8 @@ class LocalRuntime:
         self.run_log.execution_finished(
             execution.state_machine.name, execution.name, change.status, seconds, change.input, change.error
         )
+        if self.durable is not None:
+            self.durable.execution_changed(execution)
         self._notify(change)
 
     def _status_change(self, execution: Any) -> ExecutionStatusChange:

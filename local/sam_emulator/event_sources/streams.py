@@ -39,6 +39,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -47,6 +48,7 @@ from sam_emulator.awslambda.functions import InvocationResult
 from sam_emulator.errors import TemplateError
 from sam_emulator.event_sources.pollers import BackgroundPoller
 from sam_emulator.event_sources.rules import matches, unsupported_operators
+from sam_emulator.state.directory import atomic_write, file_name
 
 logger = logging.getLogger("sam_emulator")
 
@@ -269,6 +271,31 @@ class _Shard:
     closed: bool = False  # drained to its end; its children may start
 
 
+class StreamCheckpoints:
+    """Where each mapping is in each shard, kept in the state folder: the sequence number of the
+    last record it is done with (delivered, filtered out, or given up on).
+
+    With them a mapping carries on after a restart where it stopped (the state folder restores
+    the stream's records with their sequence numbers): records are delivered at least once. A
+    mapping with no checkpoint yet reads the restored stream from its oldest record."""
+
+    def __init__(self, folder: Path, *, restored: bool, recording: Callable[[], bool] = lambda: True):
+        self._folder = folder
+        self.restored = restored
+        self._recording = recording
+
+    def _path(self, mapping: str, shard_id: str) -> Path:
+        return self._folder / file_name(f"{mapping}/{shard_id}")
+
+    def last(self, mapping: str, shard_id: str) -> str | None:
+        path = self._path(mapping, shard_id)
+        return path.read_text() if path.exists() else None
+
+    def save(self, mapping: str, shard_id: str, sequence_number: str) -> None:
+        if self._recording():
+            atomic_write(self._path(mapping, shard_id), sequence_number.encode())
+
+
 class DynamoDBStreamPoller(BackgroundPoller):
     """Delivers one table stream's records to one function, in its own thread."""
 
@@ -281,9 +308,11 @@ class DynamoDBStreamPoller(BackgroundPoller):
         region: str,
         poll_seconds: float = 1.0,
         wait_scale: float = 1.0,
+        checkpoints: StreamCheckpoints | None = None,
     ):
         self.spec = spec
         self.stats = StreamStats()
+        self._checkpoints = checkpoints
         self._function = function
         self._client_factory = client_factory
         self._region = region
@@ -331,13 +360,20 @@ class DynamoDBStreamPoller(BackgroundPoller):
             is_open = "EndingSequenceNumber" not in shard.get("SequenceNumberRange", {})
             state = _Shard(shard_id, shard.get("ParentShardId"))
             self._shards[shard_id] = state
-            if initial and self.spec.starting_position == "LATEST":
+            checkpoint = self._checkpoints.last(self.spec.logical_id, shard_id) if self._checkpoints else None
+            if checkpoint is not None:
+                state.last_sequence = checkpoint
+                state.iterator = self._iterator_after(streams, state)
+                continue
+            restored = self._checkpoints is not None and self._checkpoints.restored
+            if initial and self.spec.starting_position == "LATEST" and not restored:
                 if not is_open:
                     state.closed = True  # older than start-up: nothing to deliver
                     continue
                 iterator_type = "LATEST"
             else:
-                iterator_type = "TRIM_HORIZON"  # TRIM_HORIZON, or a shard that appeared since start-up
+                # TRIM_HORIZON, a shard that appeared since start-up, or a restored stream.
+                iterator_type = "TRIM_HORIZON"
             state.iterator = streams.get_shard_iterator(
                 StreamArn=self.spec.stream_arn, ShardId=shard_id, ShardIteratorType=iterator_type
             )["ShardIterator"]
@@ -400,7 +436,15 @@ class DynamoDBStreamPoller(BackgroundPoller):
                 logger.warning("stream mapping %s: runtime stopping; %d records not delivered",
                                self.spec.logical_id, len(events) - start)  # fmt: skip
                 return
-            self.process_batch(shard.shard_id, events[start : start + size])
+            batch = events[start : start + size]
+            self.process_batch(shard.shard_id, batch)
+            if not self._stopping.is_set():
+                self._checkpoint(shard, batch[-1]["dynamodb"]["SequenceNumber"])
+        self._checkpoint(shard, records[-1]["dynamodb"]["SequenceNumber"])  # the filtered-out ones too
+
+    def _checkpoint(self, shard: _Shard, sequence_number: str) -> None:
+        if self._checkpoints is not None and not self._stopping.is_set():
+            self._checkpoints.save(self.spec.logical_id, shard.shard_id, sequence_number)
 
     def process_batch(self, shard_id: str, batch: list[dict[str, Any]], *, retries_used: int = 0) -> None:
         """Invoke with ``batch`` until it succeeds, bisecting and retrying as configured; a batch that

@@ -93,6 +93,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import inspect
+import json
 import logging
 import socket
 import threading
@@ -108,7 +109,13 @@ from sam_emulator.stepfunctions.api_actions import aws_error, build_test_state, 
 from sam_emulator.stepfunctions.execution_logs import logging_session_for
 from sam_emulator.stepfunctions.mock_config import MockConfig, UnknownTestCaseError, pending_test_case
 from sam_emulator.stepfunctions.paging import PagingError, execution_history_page, page
-from sam_emulator.stepfunctions.redrive import ExecutionNotRedrivableError, ExecutionRedriver, context_redrive_fields
+from sam_emulator.stepfunctions.redrive import (
+    ExecutionNotRedrivableError,
+    ExecutionRedriver,
+    ResumePoint,
+    context_redrive_fields,
+    run_from,
+)
 from sam_emulator.unknown_operations import operation_name, unknown_operation_response
 
 logger = logging.getLogger("sam_emulator")
@@ -327,22 +334,8 @@ EXECUTION_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", 
 _HISTORY_CLOSED = "_sam_emulator_history_closed"
 #: Set on an execution's environment when StopExecution has ended and reported it.
 _ABORTED_AT_ONCE = "_sam_emulator_aborted_at_once"
-
-
-def _build_add_event(original: Callable[..., Any]) -> Callable[..., Any]:
-    def add_event(
-        manager: Any,
-        context: Any,
-        event_type: Any,
-        event_details: Any = None,
-        timestamp: Any = None,
-        update_source_event_id: bool = True,
-    ) -> int:
-        if getattr(manager, _HISTORY_CLOSED, False):
-            return 0  # a task that outlived StopExecution: its events are not part of the history
-        return original(manager, context, event_type, event_details, timestamp, update_source_event_id)
-
-    return add_event
+#: Set on an event manager: the ARN of the execution whose history it writes.
+_EXECUTION_ARN = "_sam_emulator_execution_arn"
 
 
 def _check_length(name: str, value: str | None, limit: int) -> None:
@@ -510,6 +503,8 @@ class MotoPatches:
         self._order_lock = threading.RLock()
         self.redriver = ExecutionRedriver(on_redriven=self._report_redriven)
         self.message_moves = MessageMoveTasks()
+        #: Called with an execution's ARN and each event added to its history (the state folder).
+        self.history_sink: Callable[[str, dict[str, Any]], None] | None = None
 
     def patches(self) -> list[Patch]:
         patches = [
@@ -543,7 +538,7 @@ class MotoPatches:
                 _event_manager,
                 "add_event",
                 ("self", "context", "event_type", "event_details", "timestamp", "update_source_event_id"),
-                _build_add_event,
+                self._build_add_event,
             ),
             Patch(
                 "execution-history",
@@ -757,6 +752,70 @@ class MotoPatches:
 
         return terminated
 
+    def _build_add_event(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def add_event(
+            manager: Any,
+            context: Any,
+            event_type: Any,
+            event_details: Any = None,
+            timestamp: Any = None,
+            update_source_event_id: bool = True,
+        ) -> int:
+            if getattr(manager, _HISTORY_CLOSED, False):
+                return 0  # a task that outlived StopExecution: its events are not part of the history
+            event_id = original(manager, context, event_type, event_details, timestamp, update_source_event_id)
+            execution_arn = getattr(manager, _EXECUTION_ARN, None)
+            if self.history_sink is not None and execution_arn is not None:
+                history = manager._history_event_list
+                event = next((e for e in reversed(history) if e.get("id") == event_id), None)
+                if event is not None:
+                    self.history_sink(execution_arn, event)
+            return event_id
+
+        return add_event
+
+    def resume_after_restart(self, execution: Any, point: ResumePoint, events: list[dict[str, Any]]) -> None:
+        """Run a restored RUNNING execution on from ``point`` (its end is reported as usual)."""
+        with self._order_lock:
+            self._seen.add(execution.exec_arn)
+            self._running.add(execution.exec_arn)
+        run_from(execution, point, events, redrive_count=None, before_start=lambda _execution: None)
+
+    def finish_after_restart(
+        self, execution: Any, *, output: Any = None, error: str | None = None, cause: str | None = None
+    ) -> None:
+        """End a restored RUNNING execution now: SUCCEEDED with ``output``, or FAILED with ``error``."""
+        from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
+        from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
+
+        now = dt.datetime.now(dt.UTC)
+        env = execution.exec_worker.env
+        last_event_id = max((int(e["id"]) for e in env.event_manager.get_event_history()), default=0)
+        context = EventHistoryContext(previous_event_id=last_event_id)
+        if error is None:
+            details = {"output": json.dumps(output), "outputDetails": {"truncated": False}}
+            env.event_manager.add_event(
+                context=context,
+                event_type=HistoryEventType.ExecutionSucceeded,
+                event_details=EventDetails(executionSucceededEventDetails=details),
+                timestamp=now,
+            )
+            execution.exec_status, execution.output = ExecutionStatus.SUCCEEDED, output
+        else:
+            failed = {key: value for key, value in (("error", error), ("cause", cause)) if value is not None}
+            env.event_manager.add_event(
+                context=context,
+                event_type=HistoryEventType.ExecutionFailed,
+                event_details=EventDetails(executionFailedEventDetails=failed),
+                timestamp=now,
+            )
+            execution.exec_status, execution.error, execution.cause = ExecutionStatus.FAILED, error, cause
+        execution.stop_date = now
+        with self._order_lock:
+            self._seen.add(execution.exec_arn)
+        self._listener.execution_finished(execution)
+
     # --- StopExecution --------------------------------------------------------------------------
 
     def _build_stop_execution(self, _original: Callable[..., Any]) -> Callable[..., Any]:
@@ -941,6 +1000,8 @@ class MotoPatches:
         def get_evaluation_environment(worker: Any) -> Any:
             env = original(worker)
             execution = getattr(worker._execution_communication, "execution", None)
+            if execution is not None:
+                setattr(env.event_manager, _EXECUTION_ARN, execution.exec_arn)
             record = redriver.record(execution) if execution is not None else None
             env.states.context_object.context_object_data["Execution"].update(context_redrive_fields(record))
             return env
@@ -984,18 +1045,31 @@ def check_server_internals() -> None:
         raise MotoPatchError("server-start", f"ThreadedMotoServer has no {', '.join(missing)}")
 
 
-def start_moto_server(host: str, port: int, *, timeout: float = 30.0) -> Any:
-    """A started ThreadedMotoServer on ``host:port``, or a LocalRuntimeError; never a hang."""
+def start_moto_server(
+    host: str, port: int, *, timeout: float = 30.0, middleware: Callable[[Any], Any] | None = None
+) -> Any:
+    """A started ThreadedMotoServer on ``host:port``, or a LocalRuntimeError; never a hang.
+    ``middleware`` wraps moto's WSGI application (the state folder's write path)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
 
     check_server_internals()
     ensure_port_free(host, port, "AWS endpoint")
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     failures: list[BaseException] = []
 
+    def serve() -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        server._server = make_server(
+            host, port, middleware(app) if middleware else app, True, request_handler=MotoRequestHandler
+        )
+        server._server_ready_event.set()
+        server._server.serve_forever()
+
     def entry() -> None:
         try:
-            server._server_entry()
+            serve()
         except BaseException as error:  # noqa: BLE001 - reported to the starting thread
             failures.append(error)
             server._server_ready_event.set()

@@ -53,6 +53,10 @@ class ExecutionNotRedrivableError(Exception):
     """Why an execution cannot be redriven (the message is AWS's ``redriveStatusReason``)."""
 
 
+class NoUnsuccessfulStateError(ExecutionNotRedrivableError):
+    """Every state the execution entered also exited."""
+
+
 @dataclass(frozen=True)
 class ResumePoint:
     state: str
@@ -93,7 +97,7 @@ def resume_point(definition: dict[str, Any], events: list[dict[str, Any]]) -> Re
                 current = None
     if current is None:
         if entered_any:
-            raise ExecutionNotRedrivableError("Execution has no unsuccessful state to resume.")
+            raise NoUnsuccessfulStateError("Execution has no unsuccessful state to resume.")
         start = definition.get("StartAt")
         started = next((e for e in events if e.get("type") == "ExecutionStarted"), None)
         raw = ((started or {}).get("executionStartedEventDetails") or {}).get("input", "{}")
@@ -197,43 +201,64 @@ class ExecutionRedriver:
     # --- the resumed run --------------------------------------------------------------------
 
     def _resume(self, execution: Any, point: ResumePoint, record: RedriveRecord, events: list[dict]) -> None:
-        from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
-        from moto.stepfunctions.parser.asl.component.common.flow.start_at import StartAt
-        from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
-        from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+        run_from(execution, point, events, redrive_count=record.count, before_start=self._on_redriven)
 
-        worker = execution.exec_worker
-        env = worker._get_evaluation_environment()  # $$.Execution gets RedriveCount (redrive-context patch)
-        # One history: the new events follow the old ones, in a manager of the new run's own, so
-        # a thread the old run left behind (a machine-level timeout does not stop its task)
-        # cannot add to it.
-        last_event_id = max((int(e["id"]) for e in events), default=0)
-        env.event_manager._history_event_list.extend(events)
-        env.event_manager._event_id_gen._next_id = last_event_id + 1
-        env.event_history_context = EventHistoryContext(previous_event_id=last_event_id)
-        env.states.reset(point.input)
+    def restore_record(self, execution_arn: str, record: RedriveRecord) -> None:
+        """Put back a record kept across a restart (the state folder)."""
+        with self._lock:
+            self._records[execution_arn] = record
+
+
+def run_from(
+    execution: Any,
+    point: ResumePoint,
+    events: list[dict[str, Any]],
+    *,
+    redrive_count: int | None,
+    before_start: Callable[[Any], None],
+) -> None:
+    """Run ``execution`` on from ``point`` in a new thread, its history continuing ``events``.
+
+    ``redrive_count`` writes an ``ExecutionRedriven`` event first (a redrive); None resumes the
+    run as it was (after a restart). ``before_start`` is called with the RUNNING execution."""
+    from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.flow.start_at import StartAt
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    worker = execution.exec_worker
+    env = worker._get_evaluation_environment()  # $$.Execution gets RedriveCount (redrive-context patch)
+    # One history: the new events follow the old ones, in a manager of the new run's own, so
+    # a thread the old run left behind (a machine-level timeout does not stop its task)
+    # cannot add to it.
+    last_event_id = max((int(e["id"]) for e in events), default=0)
+    env.event_manager._history_event_list.extend(events)
+    env.event_manager._event_id_gen._next_id = last_event_id + 1
+    env.event_history_context = EventHistoryContext(previous_event_id=last_event_id)
+    env.states.reset(point.input)
+    if redrive_count is not None:
         env.event_manager.add_event(
             context=env.event_history_context,
             event_type=HistoryEventType.ExecutionRedriven,
-            event_details=EventDetails(executionRedrivenEventDetails={"redriveCount": record.count}),
+            event_details=EventDetails(executionRedrivenEventDetails={"redriveCount": redrive_count}),
         )
-        program = AmazonStateLanguageParser.parse(_definition_text(execution))[0]
-        program.start_at = StartAt(point.state)
+    program = AmazonStateLanguageParser.parse(_definition_text(execution))[0]
+    program.start_at = StartAt(point.state)
 
-        execution.exec_status = ExecutionStatus.RUNNING
-        execution.stop_date = None
-        execution.output = None
-        execution.error = None
-        execution.cause = None
-        worker.env = env
-        self._on_redriven(execution)
+    execution.exec_status = ExecutionStatus.RUNNING
+    execution.stop_date = None
+    execution.output = None
+    execution.error = None
+    execution.cause = None
+    worker.env = env
+    before_start(execution)
 
-        def run() -> None:
-            program.eval(env)
-            worker._execution_communication.terminated()
+    def run() -> None:
+        program.eval(env)
+        worker._execution_communication.terminated()
 
-        threading.Thread(target=run, name=f"redrive:{execution.name}", daemon=True).start()
+    threading.Thread(target=run, name=f"run:{execution.name}", daemon=True).start()
 
 
 def _history(execution: Any) -> list[dict[str, Any]]:

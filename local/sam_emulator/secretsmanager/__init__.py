@@ -1,0 +1,1 @@
+"""Secrets Manager: secrets kept in the state folder (moto serves the API)."""
