@@ -107,8 +107,9 @@ class Counts:
 class Stack:
     """``autovid up`` in a child process, with its endpoints (the ``--json`` line)."""
 
-    def __init__(self, template: Path, workdir: Path, state_dir: Path):
+    def __init__(self, template: Path, workdir: Path, state_dir: Path, *, extra_args: tuple[str, ...] = ("--reset",)):
         self.log_dir = workdir / "logs"
+        self._extra_args = extra_args
         self.stderr_path = workdir / "up.log"
         self._stderr: IO[str] | None = None
         self._template = template
@@ -121,13 +122,16 @@ class Stack:
     def start(self) -> None:
         command = [
             sys.executable, "-m", "autovid_cli", "up", "--template", str(self._template),
-            "--api-port", "0", "--aws-port", "0", "--log-dir", str(self.log_dir), "--json",
+            "--api-port", "0", "--aws-port", "0", "--log-dir", str(self.log_dir), "--json", *self._extra_args,
         ]  # fmt: skip
         env = {**os.environ, "AUTOVID_STATE_DIR": str(self._state_dir)}
-        self._stderr = self.stderr_path.open("w")
+        self._stderr = self.stderr_path.open("a")
+        # A session (and process group) of its own: the whole stack can be signalled at once.
         self.process = subprocess.Popen(
-            command, cwd=self._workdir, env=env, stdout=subprocess.PIPE, stderr=self._stderr, text=True
-        )
+            command, cwd=self._workdir, env=env, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        self._lines = queue.Queue()
         threading.Thread(target=self._read_stdout, name="up-stdout", daemon=True).start()
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:

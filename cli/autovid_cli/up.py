@@ -48,6 +48,8 @@ def run_up(args: argparse.Namespace) -> int:
         function_environment=dict(args.env),
         api_key=args.api_key,
         correlation_keys=CORRELATION_KEYS,
+        state_dir=args.state_dir,
+        reset_state=args.reset,
     )
     # Ctrl-C and SIGTERM only set a flag, which the main loop polls: no KeyboardInterrupt lands in
     # the middle of start-up output or of the runtime's own code, and the handler takes no lock (a
@@ -85,7 +87,8 @@ def run_up(args: argparse.Namespace) -> int:
         if stack_file is not None:
             remove_local_stack_file(runtime.api_url)  # `autovid submit` must not target a stopped stack
         runtime.stop()
-        print("stopped", file=progress, flush=True)
+        print(f"stopped; the state is kept in {runtime.durable.path}: running executions go on at the next start"
+              if runtime.durable is not None else "stopped", file=progress, flush=True)  # fmt: skip
     return 0
 
 
@@ -108,6 +111,7 @@ def startup_summary(runtime: Any) -> dict[str, Any]:
         "apiKeyRequired": bool(runtime.api_key),
         # Generated secrets (GenerateSecretString) change every start; webhook receivers need them.
         "secrets": dict(runtime.stack.secrets),
+        "stateDir": str(runtime.durable.path) if runtime.durable is not None else None,
     }
 
 
@@ -135,11 +139,16 @@ def startup_banner(runtime: Any) -> str:
     for bucket in template.of_type(types.BUCKET):
         lines.append(f"  Bucket         {runtime.ref(bucket.logical_id)}  ({bucket.logical_id})")
     lines.append(f"  Function logs  {runtime.log_dir}/<FunctionLogicalId>.log")
+    if runtime.durable is not None:
+        counts = runtime.durable.counts
+        kept = f"restored: {counts.describe()}" if runtime.durable.had_state else "empty at this start"
+        lines.append(f"  State          {runtime.durable.path}  ({kept}; --reset empties it)")
     if not runtime.function_logs.echo:
         lines.append("                 (--function-logs prints them here too)")
     lines += ["", "Resources:"] + [f"  {label}" for label in runtime.stack.created]
     if runtime.stack.secrets:
-        lines += ["", "Generated secrets (new values at every start):"]
+        kept = "kept in the state folder" if runtime.durable is not None else "new values at every start"
+        lines += ["", f"Generated secrets ({kept}):"]
         lines += [f"  {secret_label(name)} ({name}): {value}" for name, value in runtime.stack.secrets.items()]
     if runtime.api_url:
         lines += ["", "Try:"]

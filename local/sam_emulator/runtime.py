@@ -187,6 +187,11 @@ class LocalRuntime:
             )
             if self.durable.had_state:
                 logger.info("state restored from %s: %s", self.durable.path, counts.describe())
+                # Generated secrets keep the values they had (the state folder's).
+                manager = self.client("secretsmanager")
+                for logical_id in self.stack.secrets:
+                    value = manager.get_secret_value(SecretId=self.ref(logical_id))
+                    self.stack.secrets[logical_id] = value["SecretString"]
         self._load_functions()
         self._route_step_functions_events()
         self._run_scheduled_rules()

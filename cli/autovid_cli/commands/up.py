@@ -11,6 +11,8 @@ from autovid_cli.commands import lazy
 LOCAL_STACK_NAME = "auto-vid-local"
 #: Where the local stack writes each function's log.
 LOCAL_LOG_DIR = Path(".autovid") / "logs"
+#: Where the local stack keeps its state (tables, buckets, queues, secrets, executions).
+LOCAL_STATE_DIR = Path(".autovid") / "state"
 
 
 def add_up_command(subparsers: Any) -> None:
@@ -47,6 +49,14 @@ def add_up_command(subparsers: Any) -> None:
         type=Path,
         help="where each function's output goes, one <FunctionLogicalId>.log per function (default: %(default)s)",
     )
+    parser.add_argument(
+        "--state-dir",
+        default=LOCAL_STATE_DIR,
+        type=Path,
+        help="where the stack's state is kept across restarts and crashes: items, objects, messages, secrets "
+        "and executions (default: %(default)s)",
+    )
+    parser.add_argument("--reset", action="store_true", help="empty the state folder first: start with nothing")
     parser.add_argument(
         "--function-logs",
         action="store_true",
