@@ -21,7 +21,7 @@ from sam_emulator.s3.persistence import S3Recorder
 from sam_emulator.secretsmanager.persistence import SecretsManagerRecorder
 from sam_emulator.sqs.persistence import SQSRecorder
 from sam_emulator.state.directory import StateDirectory
-from sam_emulator.state.endpoint import DEFAULT_ACCOUNT_ID, DurableEndpoint
+from sam_emulator.state.endpoint import DEFAULT_ACCOUNT_ID, SerializedEndpoint
 from sam_emulator.stepfunctions.persistence import EndRun, ExecutionStore, FailRun, Restored
 from sam_emulator.stepfunctions.redrive import ExecutionRedriver
 
@@ -56,7 +56,7 @@ class DurableState:
 
         self.directory = StateDirectory(path, engine_version=moto_version)
         self._reset = reset
-        self.endpoint: DurableEndpoint | None = None
+        self.endpoint: SerializedEndpoint | None = None
         self.executions: ExecutionStore | None = None
         self.had_state = False
         self.counts = RestoreCounts()
@@ -71,9 +71,9 @@ class DurableState:
         self.had_state = self.directory.open(reset=self._reset)
         return self.had_state
 
-    def middleware(self, endpoint_host: str) -> Callable[[Any], DurableEndpoint]:
-        def wrap(app: Any) -> DurableEndpoint:
-            self.endpoint = DurableEndpoint(app)
+    def middleware(self, endpoint_host: str) -> Callable[[Any], SerializedEndpoint]:
+        def wrap(app: Any) -> SerializedEndpoint:
+            self.endpoint = SerializedEndpoint(app)
             self.dynamodb = DynamoDBRecorder(self.directory)
             self.s3 = S3Recorder(self.directory, endpoint_host)
             self.sqs = SQSRecorder(self.directory)

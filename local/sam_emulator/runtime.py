@@ -52,6 +52,7 @@ from sam_emulator.event_sources.streams import DynamoDBStreamPoller, StreamCheck
 from sam_emulator.log_lines import RunLog
 from sam_emulator.logs.log_groups import LogStreamWriter
 from sam_emulator.persistence import DurableState
+from sam_emulator.state.endpoint import SerializedEndpoint
 from sam_emulator.stepfunctions.mock_config import MockConfig
 from sam_emulator.stepfunctions.patches import MotoPatches, ensure_port_free, start_moto_server, stop_moto_server
 from sam_emulator.template.intrinsics import PseudoParameters
@@ -242,7 +243,9 @@ class LocalRuntime:
 
     def _start_moto(self) -> None:
         ensure_port_free(self.host, self._api_port, "REST API")  # before anything starts
-        middleware = None
+        # Each service's requests run under its own lock (moto's backends are not safe under
+        # concurrent writes); with a state folder, acknowledged writes are saved there too.
+        middleware: Callable[[Any], Any] = SerializedEndpoint
         if self.durable is not None:
             self.durable.open()
             self._stops.append(self.durable.close)

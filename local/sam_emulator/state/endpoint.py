@@ -82,7 +82,7 @@ class ServiceRecorder(Protocol):
     def record(self, request: EndpointRequest) -> None: ...
 
 
-class DurableEndpoint:
+class SerializedEndpoint:
     """WSGI middleware around moto's application."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]):
