@@ -83,12 +83,16 @@ def run_up(args: argparse.Namespace) -> int:
     finally:
         # With --json, stdout carries only the JSON line.
         progress = sys.stderr if args.json else sys.stdout
-        print("\nstopping ...", file=progress, flush=True)
+        if runtime.durable is not None:
+            print("\nstopping at once: running steps are cut short and resume at the next start ...",
+                  file=progress, flush=True)  # fmt: skip
+        else:
+            print("\nstopping ...", file=progress, flush=True)
         if stack_file is not None:
             remove_local_stack_file(runtime.api_url)  # `autovid submit` must not target a stopped stack
         runtime.stop()
-        print(f"stopped; the state is kept in {runtime.durable.path}: running executions go on at the next start"
-              if runtime.durable is not None else "stopped", file=progress, flush=True)  # fmt: skip
+        print(f"stopped; the state is kept in {runtime.durable.path}" if runtime.durable is not None else "stopped",
+              file=progress, flush=True)  # fmt: skip
     return 0
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import threading
 
 import boto3
-
 from botocore.config import Config
-
 
 THREADS = 8
 OPERATIONS = 50
