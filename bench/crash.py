@@ -15,7 +15,9 @@ last restart it waits for every job to end and checks, through the REST API and 
 * every job is ``completed`` with exactly one ``completed`` entry in its status history;
 * its output downloads (an MP4: ``ftyp`` at byte 4) from the link the API gives now;
 * the state machine's executions are exactly one per job;
-* the job completed before the first kill still has its record and its MP4.
+* the job completed before the first kill still has its record and its MP4;
+* its webhook (a receiver in this process) got the terminal notification, every time with the
+  same delivery id: a notification may be repeated after a kill, never sent as a second delivery.
 
 It prints a table of the kills (when, the jobs' statuses then, restart time) and of the checks.
 Exit code 0 when every check holds, else 1 naming what failed. Times are printed, never checked.
@@ -24,12 +26,14 @@ Exit code 0 when every check holds, else 1 naming what failed. Times are printed
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
 import os
 import random
 import signal
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -46,6 +50,32 @@ from autovid_cli.targets import ApiClient, ApiError, ApiUnreachableError, upload
 LONG_CLIP_REPEATS = 30  # the demo clip looped: long enough that kills land in a render
 KILL_DELAY_SECONDS = (0.5, 4.0)
 ORPHAN_WAIT_SECONDS = 10.0
+
+
+class WebhookReceiver:
+    """Records every webhook POST: (job id, status, delivery id)."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[str, str, str]] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                delivery = self.headers.get("X-AutoVid-Delivery", "")
+                receiver.deliveries.append((str(body.get("jobId")), str(body.get("status")), delivery))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, name="webhook-receiver", daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def terminal(self, job_id: str) -> list[str]:
+        return [delivery for job, status, delivery in self.deliveries if job == job_id and status in TERMINAL_STATUSES]
 
 
 @dataclass
@@ -150,15 +180,21 @@ def run(args: argparse.Namespace, workdir: Path, registry: Path) -> int:
     prepare_media(workdir)
     make_long_clip(workdir)
     state = workdir / "state"
-    stack = Stack(args.template.resolve(), workdir, registry, extra_args=("--state-dir", str(state), "--reset"))
+    receiver = WebhookReceiver()
+    # The receiver is on this machine: loopback and http allowed for the webhook.
+    local_hooks = ("--env", "ALLOW_LOOPBACK_FETCH=true", "--env", "ALLOW_HTTP_WEBHOOKS=true")
+    keep = ("--state-dir", str(state), *local_hooks)
+    stack = Stack(args.template.resolve(), workdir, registry, extra_args=(*keep, "--reset"))
     kills: list[Kill] = []
     problems: list[str] = []
     stack.start()
     try:
-        stack._extra_args = ("--state-dir", str(state))  # every restart keeps the state
+        stack._extra_args = keep  # every restart keeps the state
         target = stack.target()
-        uploaded, _ = upload_local_sources(load_job_spec(), workdir, target)
-        long_spec = load_job_spec()
+        short_spec = load_job_spec()
+        short_spec["notifications"] = {"webhook": {"url": receiver.url}}
+        uploaded, _ = upload_local_sources(short_spec, workdir, target)
+        long_spec = json.loads(json.dumps(short_spec))
         long_spec["assets"]["video"]["source"] = "media/long_clip.mp4"
         long_spec, _ = upload_local_sources(long_spec, workdir, target)
         api = ApiClient(target.api_url)
@@ -194,6 +230,7 @@ def run(args: argparse.Namespace, workdir: Path, registry: Path) -> int:
         jobs = wait_for_all(api, job_ids, args.timeout)
         results = check_jobs(api, job_ids, jobs, problems)
         check_executions(stack, job_ids, problems)
+        results["webhooks"] = check_webhooks(receiver, job_ids, problems)
     finally:
         stack.stop()
     summary = {"jobs": len(job_ids), "kills": [vars(k) for k in kills], **results, "problems": problems}
@@ -232,6 +269,23 @@ def check_jobs(api: ApiClient, job_ids: list[str], jobs: dict[str, dict[str, Any
     return {"completed": completed, "completedOnce": once, "downloadable": downloadable}
 
 
+def check_webhooks(receiver: WebhookReceiver, job_ids: list[str], problems: list[str]) -> int:
+    """Jobs whose terminal notification arrived, always under one delivery id."""
+    deadline = time.monotonic() + 30  # a delivery may still be on its way after the last status read
+    while time.monotonic() < deadline and not all(receiver.terminal(job_id) for job_id in job_ids):
+        time.sleep(0.5)
+    good = 0
+    for job_id in job_ids:
+        deliveries = receiver.terminal(job_id)
+        if not deliveries:
+            problems.append(f"job {job_id}: no terminal webhook arrived")
+        elif len(set(deliveries)) > 1:
+            problems.append(f"job {job_id}: terminal webhook sent as {len(set(deliveries))} deliveries")
+        else:
+            good += 1
+    return good
+
+
 def check_executions(stack: Stack, job_ids: list[str], problems: list[str]) -> None:
     sfn = stack.client("stepfunctions")
     pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.outputs["StateMachineArn"])
@@ -255,6 +309,7 @@ def print_tables(summary: dict[str, Any]) -> None:
     print(f"| completed | {summary['completed']} of {summary['jobs']} |")
     print(f"| exactly one `completed` in the history | {summary['completedOnce']} of {summary['jobs']} |")
     print(f"| output downloads as MP4 | {summary['downloadable']} of {summary['jobs']} |")
+    print(f"| terminal webhook arrived, one delivery id | {summary['webhooks']} of {summary['jobs']} |")
     print(f"| problems | {len(summary['problems'])} |")
 
 

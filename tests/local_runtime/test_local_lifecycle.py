@@ -97,7 +97,10 @@ def test_autovid_up_serves_until_interrupted(tmp_path):
     assert "GET    /items/{itemId}  -> ApiEchoFunction" in output
     assert "curl -s" in output and "aws --endpoint-url" in output
     assert output.count("ClickStream (AWS::Kinesis::Stream)") == 1, "reported once, by name"
-    assert output.rstrip().endswith("stopped")
+    assert "State          .autovid/state  (empty at this start; --reset empties it)" in output
+    assert "stopping at once: running steps are cut short and resume at the next start" in output
+    assert output.rstrip().endswith("stopped; the state is kept in .autovid/state")
+    assert (tmp_path / ".autovid" / "state" / "manifest.json").is_file()
     assert list(stacks.glob("*")) == [], "a stopped stack is forgotten"
 
 
