@@ -106,14 +106,18 @@ class SerializedEndpoint:
         if request is None:
             return self._app(environ, start_response)
         recorder = self._recorders.get(request.service) if self.recording else None
-        lock = self.service_lock(request.service) if _is_locked(request) else contextlib.nullcontext()
+        locked = _is_locked(request)
         answer: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
             answer["status"], answer["headers"], answer["exc_info"] = status, headers, exc_info
             return answer.setdefault("written", io.BytesIO()).write
 
-        with lock:
+        def save() -> None:
+            if recorder is not None and answer["status"][:1] == "2" and recorder.is_write(request):
+                recorder.record(request)
+
+        with self.service_lock(request.service) if locked else contextlib.nullcontext():
             result = self._app(environ, capture)
             try:
                 body = b"".join(result)
@@ -121,11 +125,13 @@ class SerializedEndpoint:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-        if recorder is not None and answer["status"][:1] == "2" and recorder.is_write(request):
-            # Under the lock even when the request ran without it: the recorder reads what is
-            # current and writes it, and no other save of this service can interleave.
+            if locked:
+                save()
+        if not locked:
+            # A request that waits by design ran without the lock; its save takes it, so that no
+            # other save of this service interleaves with it.
             with self.service_lock(request.service):
-                recorder.record(request)
+                save()
         written = answer.get("written")
         start_response(answer["status"], answer["headers"], answer["exc_info"])
         return [written.getvalue() + body if written is not None else body]
