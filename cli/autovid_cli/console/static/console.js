@@ -76,7 +76,8 @@
 
   // A state in the graph opens its step details.
   document.addEventListener("click", function (event) {
-    var shape = event.target.closest ? event.target.closest("#graph [data-state]") : null;
+    var box = event.target.closest ? event.target.closest("#graph .state-box") : null;
+    var shape = box ? box.querySelector("[data-state]") : null;
     if (!shape) { return; }
     var url = new URL(window.location.href);
     url.searchParams.set("tab", "graph");
