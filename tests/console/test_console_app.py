@@ -144,3 +144,44 @@ def test_with_an_api_key_nothing_is_shown_before_the_login() -> None:
 def test_a_foreign_host_header_is_refused(host: str) -> None:
     client, _ = make_client()
     assert client.get("/executions/new", headers={"Host": host}).status_code == 400
+
+
+def test_a_jobs_duration_is_its_processing_time_or_the_time_it_has_taken() -> None:
+    from autovid_cli.console.app import job_seconds
+
+    assert job_seconds({"processingTime": 12.5, "status": "completed"}) == 12.5
+    failed = {"status": "failed", "submittedAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:01:30.000Z"}
+    assert job_seconds(failed) == 90.0
+    assert job_seconds({"status": "processing", "submittedAt": "2020-01-01T00:00:00Z"}) > 3600
+    assert job_seconds({"status": "submitted"}) is None
+
+
+def test_autovid_up_json_names_the_console_url() -> None:
+    from types import SimpleNamespace
+
+    from autovid_cli.up import startup_summary
+
+    runtime = SimpleNamespace(
+        aws_endpoint_url="http://127.0.0.1:4566",
+        api_url="http://127.0.0.1:3000",
+        api_key=None,
+        outputs=dict,
+        client_environment=dict,
+        stack=SimpleNamespace(state_machine_arns={}, secrets={}),
+    )
+    assert startup_summary(runtime, "http://127.0.0.1:3001")["consoleUrl"] == "http://127.0.0.1:3001"
+
+
+def test_autovid_console_without_a_stack_says_what_to_do(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AUTOVID_STATE_DIR": str(tmp_path)}
+    env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "autovid_cli", "console", "--port", "0"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "no stack to talk to: run `autovid up`, or pass --stack NAME" in done.stderr

@@ -371,6 +371,7 @@ def create_app(console: Console, *, host: str = "127.0.0.1") -> Starlette:
                 for job in listed:  # the list has no progress; running jobs are read one by one
                     if job["status"] not in TERMINAL_STATUSES:
                         job["progress"] = console.target.api().status(job["jobId"]).get("progress")
+                    job["seconds"] = job_seconds(job)
             except READ_ERRORS as exc:
                 error = str(exc)
         live = any(job["status"] not in TERMINAL_STATUSES for job in listed)
@@ -500,6 +501,25 @@ def _status_of(error: Exception) -> int:
     if isinstance(error, ApiError):
         return error.status if error.status < 500 else 502
     return 400 if isinstance(error, TargetError) else 502
+
+
+def job_seconds(job: dict[str, Any]) -> float | None:
+    """How long a job took (its processing time), or has taken so far: submitted to its last update
+    once it ended, to now while it runs."""
+    if job.get("processingTime") is not None:
+        return float(job["processingTime"])
+    submitted = _parse_time(job.get("submittedAt"))
+    if submitted is None:
+        return None
+    end = _parse_time(job.get("updatedAt")) if job.get("status") in TERMINAL_STATUSES else dt.datetime.now(dt.UTC)
+    return max(((end or submitted) - submitted).total_seconds(), 0.0)
+
+
+def _parse_time(text: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _int(text: str | None, default: int) -> int:
