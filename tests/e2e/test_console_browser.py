@@ -53,9 +53,19 @@ def execution_url(console: ConsoleServer, arn: str, query: str = "") -> str:
 
 
 def wait_for(driver, condition, what: str):
+    """``condition(driver)`` once truthy; a live region the page replaced meanwhile is read again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(lambda d: condition(d), message=f"waiting for {what}")
+    wait = WebDriverWait(
+        driver, WAIT, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+    )
+    return wait.until(lambda d: condition(d), message=f"waiting for {what}")
+
+
+def text(driver, selector: str) -> str:
+    """The text of the element, read again if the page's polling replaced it while it was read."""
+    return wait_for(driver, lambda d: css(d, selector).text or " ", selector)
 
 
 def css(driver, selector: str):
@@ -66,22 +76,22 @@ def css(driver, selector: str):
 
 def test_a_failed_job_shows_in_jobs_and_in_executions(driver, console, failed_job) -> None:
     driver.get(f"{console.url}/jobs?status=failed")
-    row = css(driver, f'tr[data-job="{failed_job["jobId"]}"]')
-    assert "failed" in row.text.lower()
-    assert "e2e" in row.text and "end to end" in row.text, "project and title"
+    row = text(driver, f'tr[data-job="{failed_job["jobId"]}"]')
+    assert "failed" in row.lower()
+    assert "e2e" in row and "end to end" in row, "project and title"
 
     driver.get(f"{console.url}/executions?status=FAILED")
-    row = css(driver, f'tr[data-execution="{failed_job["executionArn"]}"]')
-    assert failed_job["jobId"] in row.text
-    assert "FAILED" in row.text and "RenderVideo" in row.text, "status and failed state"
+    row = text(driver, f'tr[data-execution="{failed_job["executionArn"]}"]')
+    assert failed_job["jobId"] in row
+    assert "FAILED" in row and "RenderVideo" in row, "status and failed state"
 
 
 def test_the_execution_graph_highlights_the_failed_state_and_its_details_show_the_error(
     driver, console, failed_job
 ) -> None:
     driver.get(execution_url(console, failed_job["executionArn"]))
-    assert "FAILED" in css(driver, "#banner").text
-    assert "render node went away" in css(driver, "#execution-cause").text
+    assert "FAILED" in text(driver, "#banner")
+    assert "render node went away" in text(driver, "#execution-cause")
     shape = css(driver, '#graph [data-state="RenderVideo"]')
     assert "failed" in shape.get_attribute("class").split()
     assert shape.get_attribute("fill") == COLOURS["failed"]
@@ -89,10 +99,10 @@ def test_the_execution_graph_highlights_the_failed_state_and_its_details_show_th
 
     shape.click()  # opens the state's details
     details = wait_for(driver, lambda d: d.find_elements("css selector", "#step-details"), "the step details")[0]
-    text = details.text
-    assert "Step details: RenderVideo" in text
-    assert "TransientError" in text and "render node went away" in text
-    assert "Attempt 4" in text and "retry 3" in text, "every retry attempt is listed"
+    shown = details.text
+    assert "Step details: RenderVideo" in shown
+    assert "TransientError" in shown and "render node went away" in shown
+    assert "Attempt 4" in shown and "retry 3" in shown, "every retry attempt is listed"
     logs = details.find_elements("css selector", "pre.log")
     assert logs and "[ERROR] TransientError: render node went away" in logs[0].text, "the invocation's log lines"
 
@@ -104,10 +114,10 @@ def test_redrive_completes_the_job_and_the_page_follows_without_a_reload(
     driver.execute_script("window.notReloaded = true;")
     css(driver, "#redrive-button").click()
 
-    wait_for(driver, lambda d: "SUCCEEDED" in css(d, "#banner").text, "the banner to show SUCCEEDED")
+    wait_for(driver, lambda d: "SUCCEEDED" in text(d, "#banner"), "the banner to show SUCCEEDED")
     assert driver.execute_script("return window.notReloaded === true;"), "the page was not reloaded"
-    assert "redriven" in css(driver, "#action-result").text
-    assert "Redrives\n1" in css(driver, "#banner").text
+    assert "redriven" in text(driver, "#action-result")
+    assert "Redrives\n1" in text(driver, "#banner")
     job = wait_for_job(stack.api, failed_job["jobId"], poll_seconds=0.1, timeout=WAIT)
     assert job["status"] == "completed"
 
@@ -116,7 +126,7 @@ def test_the_output_plays_in_the_video_element(driver, console, failed_job, stac
     job = wait_for_job(stack.api, failed_job["jobId"], poll_seconds=0.1, timeout=WAIT)
     assert job["status"] == "completed"
     driver.get(f"{console.url}/jobs/{job['jobId']}")
-    assert "completed" in css(driver, "#job-status").text.lower()
+    assert "completed" in text(driver, "#job-status").lower()
     assert [li.get_attribute("data-status") for li in driver.find_elements("css selector", "#status-history li")][
         -1
     ] == "completed"
@@ -147,11 +157,11 @@ def test_stop_aborts_a_running_execution(driver, console, stack: Stack) -> None:
         assert entered.wait(WAIT), "RenderVideo started"
         arn = stack.api.status(job["jobId"])["executionArn"]
         driver.get(execution_url(console, arn))
-        assert "RUNNING" in css(driver, "#banner").text
+        assert "RUNNING" in text(driver, "#banner")
         css(driver, "details.stop summary").click()
         css(driver, "#stop-button").click()
-        wait_for(driver, lambda d: "ABORTED" in css(d, "#banner").text, "the banner to show ABORTED")
-        assert "StoppedFromConsole" in css(driver, "#banner").text, "the error given"
+        wait_for(driver, lambda d: "ABORTED" in text(d, "#banner"), "the banner to show ABORTED")
+        assert "StoppedFromConsole" in text(driver, "#banner"), "the error given"
     finally:
         release.set()
         stack.runtime.clear_faults()
@@ -217,5 +227,5 @@ def test_the_submit_page_shows_the_apis_field_errors_and_follows_a_new_job(drive
     css(driver, "#submit-button").click()
     wait_for(driver, lambda d: d.current_url.startswith(f"{console.url}/jobs/"), "the new job's page")
     job_id = driver.current_url.rsplit("/", 1)[1]
-    wait_for(driver, lambda d: "completed" in css(d, "#job-status").text.lower(), "the job to complete on the page")
+    wait_for(driver, lambda d: "completed" in text(d, "#job-status").lower(), "the job to complete on the page")
     assert stack.api.status(job_id)["status"] == "completed"
