@@ -78,3 +78,16 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setenv("S3_BUCKET_NAME", "auto-vid-s3-bucket-test-123456789012")
         yield {"dynamodb": dynamodb, "sqs": sqs, "s3": s3, "queue_url": queue, "dlq_url": dlq}
     reset_clients()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say it at the end of the run when the browser tests did not run."""
+    from browser import SKIP_PREFIX
+
+    reasons = {
+        str(report.longrepr[2]).removeprefix("Skipped: ")
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and SKIP_PREFIX in str(report.longrepr[2])
+    }
+    for reason in sorted(reasons):
+        terminalreporter.write_line(f"NOTE: {reason}", yellow=True, bold=True)

@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("autovid_cli.commands.runs", "add_history_command"),
     ("autovid_cli.commands.runs", "add_graph_command"),
     ("autovid_cli.commands.runs", "add_redrive_command"),
+    ("autovid_cli.commands.console", "add_console_command"),
     ("autovid_cli.commands.verify_webhook", "add_verify_webhook_command"),
 ]
 

@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -54,6 +54,13 @@ class RunTarget:
     state_machine_arn: str | None
     api_url: str | None
     api_key: str | None = None
+    #: The AWS endpoint and credentials the Step Functions client uses (empty: AWS, the usual chain).
+    aws_endpoint: str | None = None
+    aws_environment: dict[str, str] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        """A client of another service (CloudWatch Logs, ...) at the same endpoint, with the same credentials."""
+        return _client(service, self.aws_endpoint, self.aws_environment)
 
     def api(self) -> ApiClient:
         if not self.api_url:
@@ -79,15 +86,16 @@ def find_target(args: argparse.Namespace) -> RunTarget:
     if local is not None:  # `autovid up --stack-name NAME` answers for stack NAME, as AWS would
         environment = local.get("awsEnvironment", {})
         outputs = cloudformation_outputs(args.stack, environment)
-        sfn = _sfn_client(args.aws_endpoint or environment.get("AWS_ENDPOINT_URL"), environment)
+        endpoint = args.aws_endpoint or environment.get("AWS_ENDPOINT_URL")
         machine = args.state_machine or outputs.get("StateMachineArn")
-        return RunTarget(sfn, machine, args.api or outputs.get("ApiUrl"), env_key or local.get("apiKey"))
+        api_url, key = args.api or outputs.get("ApiUrl"), env_key or local.get("apiKey")
+        return RunTarget(_sfn_client(endpoint, environment), machine, api_url, key, endpoint, environment)
     if args.stack:
         outputs = cloudformation_outputs(args.stack)
         sfn = _sfn_client(args.aws_endpoint, {})
         key = env_key or (api_key_value(outputs["ApiKeyId"]) if outputs.get("ApiKeyId") else None)
         machine = args.state_machine or outputs.get("StateMachineArn")
-        return RunTarget(sfn, machine, args.api or outputs.get("ApiUrl"), key)
+        return RunTarget(sfn, machine, args.api or outputs.get("ApiUrl"), key, args.aws_endpoint)
     running = running_local_stacks()
     if args.api:
         running = [s for s in running if s["apiUrl"].rstrip("/") == args.api.rstrip("/")]
@@ -98,24 +106,31 @@ def find_target(args: argparse.Namespace) -> RunTarget:
     if running:
         saved = running[0]
         environment = saved.get("awsEnvironment", {})
+        endpoint = args.aws_endpoint or environment.get("AWS_ENDPOINT_URL")
         return RunTarget(
-            _sfn_client(args.aws_endpoint or environment.get("AWS_ENDPOINT_URL"), environment),
+            _sfn_client(endpoint, environment),
             args.state_machine or saved.get("outputs", {}).get("StateMachineArn"),
             args.api or saved["apiUrl"],
             env_key or saved.get("apiKey"),
+            endpoint,
+            environment,
         )
     if not (args.aws_endpoint or args.state_machine):
         raise TargetError("no stack to talk to: run `autovid up`, or pass --stack NAME (AWS)")
-    return RunTarget(_sfn_client(args.aws_endpoint, {}), args.state_machine, args.api, env_key)
+    return RunTarget(_sfn_client(args.aws_endpoint, {}), args.state_machine, args.api, env_key, args.aws_endpoint)
 
 
 def _sfn_client(endpoint: str | None, environment: dict[str, str]) -> Any:
+    return _client("stepfunctions", endpoint, environment)
+
+
+def _client(service: str, endpoint: str | None, environment: dict[str, str]) -> Any:
     session = boto3.session.Session(
         aws_access_key_id=environment.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=environment.get("AWS_SECRET_ACCESS_KEY"),
         region_name=environment.get("AWS_REGION"),
     )
-    return session.client("stepfunctions", endpoint_url=endpoint or None)
+    return session.client(service, endpoint_url=endpoint or None)
 
 
 # --- reading executions -----------------------------------------------------------------------
@@ -148,37 +163,58 @@ def execution_definition(sfn: Any, execution_arn: str) -> dict[str, Any]:
 
 
 def list_runs(target: RunTarget, status: str | None, limit: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    token = None
+    while len(rows) < limit:
+        page, token = list_runs_page(target, status=status, limit=min(limit - len(rows), 1000), next_token=token)
+        rows.extend(page)
+        if not token:
+            break
+    return rows
+
+
+def list_runs_page(
+    target: RunTarget,
+    *,
+    status: str | None = None,
+    redrive_filter: str | None = None,
+    limit: int = 20,
+    next_token: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of executions, newest first, as rows (see :func:`execution_row`), and the next page's token."""
     if not target.state_machine_arn:
         raise TargetError("no state machine: pass --state-machine ARN or --stack NAME")
-    request: dict[str, Any] = {"stateMachineArn": target.state_machine_arn}
+    request: dict[str, Any] = {"stateMachineArn": target.state_machine_arn, "maxResults": limit}
     if status:
         request["statusFilter"] = status
-    rows = []
-    for page in target.sfn.get_paginator("list_executions").paginate(**request):
-        for item in page["executions"]:
-            if len(rows) >= limit:
-                return rows
-            description = target.sfn.describe_execution(executionArn=item["executionArn"])
-            unsuccessful = description["status"] in {"FAILED", "TIMED_OUT", "ABORTED"}
-            rows.append(
-                {
-                    "jobId": job_id_of(description),
-                    "status": description["status"],
-                    "startDate": description["startDate"].isoformat(),
-                    "seconds": round(seconds_between(description["startDate"], description.get("stopDate")), 3),
-                    "redriveCount": description.get("redriveCount", 0),
-                    "failedState": (
-                        failed_state(
-                            execution_definition(target.sfn, item["executionArn"]),
-                            full_history(target.sfn, item["executionArn"]),
-                        )
-                        if unsuccessful
-                        else None
-                    ),
-                    "executionArn": item["executionArn"],
-                }
-            )
-    return rows
+    if redrive_filter:
+        request["redriveFilter"] = redrive_filter
+    if next_token:
+        request["nextToken"] = next_token
+    page = target.sfn.list_executions(**request)
+    rows = [execution_row(target.sfn, item["executionArn"]) for item in page["executions"]]
+    return rows, page.get("nextToken")
+
+
+def execution_row(sfn: Any, execution_arn: str, description: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What `autovid runs` and the console's executions list show of one execution."""
+    description = description or sfn.describe_execution(executionArn=execution_arn)
+    unsuccessful = description["status"] in {"FAILED", "TIMED_OUT", "ABORTED"}
+    return {
+        "name": description["name"],
+        "jobId": job_id_of(description),
+        "status": description["status"],
+        "startDate": description["startDate"].isoformat(),
+        "seconds": round(seconds_between(description["startDate"], description.get("stopDate")), 3),
+        "redriveCount": description.get("redriveCount", 0),
+        "redriveStatus": description.get("redriveStatus"),
+        "failedState": (
+            failed_state(execution_definition(sfn, execution_arn), full_history(sfn, execution_arn))
+            if unsuccessful
+            else None
+        ),
+        "executionArn": execution_arn,
+    }
 
 
 def run_runs(args: argparse.Namespace) -> int:

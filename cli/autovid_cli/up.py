@@ -64,8 +64,17 @@ def run_up(args: argparse.Namespace) -> int:
         return 1
     from autovid_cli.targets import remove_local_stack_file, write_local_stack_file
 
-    stack_file = None
+    stack_file = console = None
     try:
+        if args.console_port >= 0:
+            from autovid_cli.console.server import ConsolePortInUseError, start_for_runtime
+
+            try:
+                console = start_for_runtime(runtime, host=args.host, port=args.console_port)
+            except ConsolePortInUseError as error:
+                print(f"autovid up: {error} (--console-port 0 picks a free one, -1 serves none)", file=sys.stderr)
+                return 1
+        console_url = console.url if console is not None else None
         if runtime.api_url:
             stack_file = write_local_stack_file(
                 runtime.api_url,
@@ -75,9 +84,9 @@ def run_up(args: argparse.Namespace) -> int:
                 stack_name=runtime.pseudo.stack_name,
             )
         if args.json:
-            print(json.dumps(startup_summary(runtime)), flush=True)
+            print(json.dumps(startup_summary(runtime, console_url)), flush=True)
         else:
-            print(startup_banner(runtime), flush=True)
+            print(startup_banner(runtime, console_url), flush=True)
         while not stop_requested:
             time.sleep(0.2)
     finally:
@@ -90,6 +99,8 @@ def run_up(args: argparse.Namespace) -> int:
             print("\nstopping ...", file=progress, flush=True)
         if stack_file is not None:
             remove_local_stack_file(runtime.api_url)  # `autovid submit` must not target a stopped stack
+        if console is not None:
+            console.stop()
         runtime.stop()
         print(f"stopped; the state is kept in {runtime.durable.path}" if runtime.durable is not None else "stopped",
               file=progress, flush=True)  # fmt: skip
@@ -104,11 +115,12 @@ def local_parameter_defaults(template_path: Path) -> dict[str, str]:
     return {"TtsProvider": "espeak-ng"} if "TtsProvider" in ((document or {}).get("Parameters") or {}) else {}
 
 
-def startup_summary(runtime: Any) -> dict[str, Any]:
+def startup_summary(runtime: Any, console_url: str | None = None) -> dict[str, Any]:
     """What ``--json`` prints: where everything is, for scripts."""
     return {
         "awsEndpoint": runtime.aws_endpoint_url,
         "apiUrl": runtime.api_url,
+        "consoleUrl": console_url,
         "outputs": runtime.outputs(),
         "environment": runtime.client_environment(),
         "stateMachines": runtime.stack.state_machine_arns,
@@ -126,7 +138,7 @@ def secret_label(logical_id: str) -> str:
     return label if label.endswith("secret") else f"{label} secret"
 
 
-def startup_banner(runtime: Any) -> str:
+def startup_banner(runtime: Any, console_url: str | None = None) -> str:
     """Endpoints plus copy-paste examples for curl and the AWS CLI."""
     from sam_emulator.template import parser as types
 
@@ -134,6 +146,9 @@ def startup_banner(runtime: Any) -> str:
     aws = runtime.aws_endpoint_url
     lines = [f"auto-vid local runtime is up ({template.path.name}, stack {runtime.pseudo.stack_name})", ""]
     lines.append(f"  AWS endpoint   {aws}")
+    if console_url:
+        login = "  (log in with the --api-key value)" if runtime.api_key else ""
+        lines.append(f"  Console        {console_url}{login}")
     if runtime.api_url:
         lines.append(f"  REST API       {runtime.api_url}")
         if runtime.api_key:

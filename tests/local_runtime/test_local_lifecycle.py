@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,8 @@ def test_autovid_up_serves_until_interrupted(tmp_path):
             "0",
             "--aws-port",
             "0",
+            "--console-port",
+            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -85,6 +88,9 @@ def test_autovid_up_serves_until_interrupted(tmp_path):
         saved = json.loads(stack_file.read_text())
         assert saved["apiUrl"].startswith("http://127.0.0.1:"), "`autovid submit` finds the running stack"
         assert saved["pid"] == process.pid
+        console = next(line.split()[1] for line in lines if line.strip().startswith("Console "))
+        with urllib.request.urlopen(f"{console}/executions/new", timeout=10) as page:
+            assert page.status == 200 and b"New execution" in page.read(), "the console answers"
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)
     finally:

@@ -68,6 +68,12 @@ def add_up_command(subparsers: Any) -> None:
         metavar="KEY",
         help="require this x-api-key on the routes whose template Auth requires an API key (as API Gateway does)",
     )
+    parser.add_argument(
+        "--console-port",
+        type=int,
+        default=3001,
+        help="web console port, on --host; 0 for a free one, -1 for no console (default: %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print the endpoints and outputs as one JSON line")
     parser.set_defaults(run=lazy("autovid_cli.up", "run_up"))
 
