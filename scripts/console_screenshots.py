@@ -42,7 +42,9 @@ def main() -> int:
         generate_media(workdir / "media")
         spec = sample_spec()
         spec["output"].pop("destination")
-        with running_runtime(ROOT / "template.yaml", parameter_overrides={"TtsProvider": "espeak-ng"}) as runtime:
+        with running_runtime(
+            ROOT / "template.yaml", parameter_overrides={"TtsProvider": "espeak-ng"}, stack_name="auto-vid-local"
+        ) as runtime:
             target = StackTarget(
                 runtime.api_url or "", runtime.outputs()["MediaBucketName"], runtime.client_environment()
             )
