@@ -164,7 +164,7 @@ class LocalFunction:
             layer_dirs=tuple(path.resolve() for path in spec.layer_dirs),
             memory_mb=spec.memory_mb,
             runtime=spec.runtime,
-            environment=self._environment(),
+            environment=self._environment,
         )
 
     # --- invoking ---------------------------------------------------------------------

@@ -94,7 +94,8 @@ class WorkerSetup:
     layer_dirs: tuple[Path, ...]
     memory_mb: int
     runtime: str
-    environment: Mapping[str, str]
+    #: The worker's environment, read when a worker starts (so from the host as it is then).
+    environment: Callable[[], Mapping[str, str]]
 
 
 class WorkerSpawner:
@@ -144,7 +145,7 @@ class Worker:
         output_read, output_write = os.pipe()
         # Lambda names one log stream per execution environment.
         self.log_stream = f"{dt.datetime.now(dt.UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-        environment = {**setup.environment, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+        environment = {**setup.environment(), "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
                        "TMPDIR": str(self.folder), "TEMP": str(self.folder), "TMP": str(self.folder)}  # fmt: skip
         command = [sys.executable, "-I", str(WORKER_SCRIPT), "--requests", str(requests_read),
                    "--results", str(results_write)]  # fmt: skip

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import uuid
 from pathlib import Path
 
 from sam_emulator.errors import ScratchFolderInUseError
@@ -34,7 +35,6 @@ class ScratchFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path).absolute()
         self._lock_file: int | None = None
-        self._next = 0
 
     @property
     def _records(self) -> Path:
@@ -74,8 +74,7 @@ class ScratchFolder:
 
     def worker_folder(self, logical_id: str) -> Path:
         """A new, empty folder for one worker's temporary files."""
-        self._next += 1
-        folder = self.path / f"{logical_id}-{self._next}"
+        folder = self.path / f"{logical_id}-{uuid.uuid4().hex[:12]}"
         folder.mkdir(parents=True)
         return folder
 
