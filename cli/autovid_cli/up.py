@@ -22,6 +22,7 @@ CORRELATION_KEYS = ("jobId",)
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from autovid_cli.commands.up import LOCAL_SCRATCH_DIR
     from sam_emulator.errors import LocalRuntimeError
     from sam_emulator.runtime import LocalRuntime
 
@@ -48,6 +49,8 @@ def run_up(args: argparse.Namespace) -> int:
         function_environment=dict(args.env),
         api_key=args.api_key,
         correlation_keys=CORRELATION_KEYS,
+        max_concurrency=args.max_concurrency,
+        scratch_dir=LOCAL_SCRATCH_DIR,
     )
     # Ctrl-C and SIGTERM only set a flag, which the main loop polls: no KeyboardInterrupt lands in
     # the middle of start-up output or of the runtime's own code, and the handler takes no lock (a
@@ -135,6 +138,8 @@ def startup_banner(runtime: Any) -> str:
     for bucket in template.of_type(types.BUCKET):
         lines.append(f"  Bucket         {runtime.ref(bucket.logical_id)}  ({bucket.logical_id})")
     lines.append(f"  Function logs  {runtime.log_dir}/<FunctionLogicalId>.log")
+    lines.append(f"  Workers        up to {runtime.max_concurrency} per function, started on first invocation")
+    lines.append(f"                 (--max-concurrency); temporary files under {runtime.scratch.path}")
     if not runtime.function_logs.echo:
         lines.append("                 (--function-logs prints them here too)")
     lines += ["", "Resources:"] + [f"  {label}" for label in runtime.stack.created]
