@@ -97,6 +97,7 @@ class LocalRuntime:
         sfn_mock_config: str | Path | None = None,
         max_concurrency: int | None = None,
         scratch_dir: str | Path = DEFAULT_SCRATCH_DIR,
+        worker_preload: Sequence[str | Path] = (),
     ):
         self.template_path = Path(template_path)
         #: Step Functions Local's MockConfigFile (default ``$SFN_MOCK_CONFIG``): test cases run by
@@ -121,6 +122,9 @@ class LocalRuntime:
         #: invocations of one function wait for a free worker.
         self.max_concurrency = max(1, max_concurrency or os.cpu_count() or 1)
         self.scratch = ScratchFolder(scratch_dir)
+        #: Python files each worker runs before it imports its handler module: how a test replaces
+        #: what a handler uses, since the handler does not run in the test's process.
+        self.worker_preload = tuple(Path(path).absolute() for path in worker_preload)
         self.workers: WorkerPools | None = None
         self.execution_observers: list[ExecutionObserver] = []
         self.template: Template | None = None
@@ -276,7 +280,7 @@ class LocalRuntime:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         }
-        self.workers = WorkerPools(self.scratch, max_concurrency=self.max_concurrency)
+        self.workers = WorkerPools(self.scratch, max_concurrency=self.max_concurrency, preload=self.worker_preload)
         self._stops.append(self.workers.stop)
         functions = [
             LocalFunction(

@@ -128,8 +128,9 @@ class Worker:
     """One worker process and its three pipes."""
 
     def __init__(self, setup: WorkerSetup, *, log: FunctionLog | None, scratch: ScratchFolder,
-                 spawner: WorkerSpawner):  # fmt: skip
+                 spawner: WorkerSpawner, preload: tuple[Path, ...] = ()):  # fmt: skip
         self.setup = setup
+        self._preload = preload
         self._scratch = scratch
         self._marker = f"\x1e{uuid.uuid4().hex}\x1e".encode()
         self._log = log
@@ -188,6 +189,7 @@ class Worker:
             "codeDir": str(setup.code_dir), "layerDirs": [str(path) for path in setup.layer_dirs],
             "memoryLimitBytes": data_limit, "memoryMb": setup.memory_mb, "functionName": setup.function_name,
             "functionArn": setup.function_arn, "logStreamName": self.log_stream,
+            "preload": [str(path) for path in self._preload],
         })  # fmt: skip
         answer = self._answer(INIT_SECONDS)
         self.memory_limited = bool(answer.get("memoryLimited"))
@@ -303,8 +305,9 @@ class WorkerPool:
     """One function's warm workers: at most ``max_workers``, started on first need."""
 
     def __init__(self, setup: WorkerSetup, *, max_workers: int, log: FunctionLog | None, scratch: ScratchFolder,
-                 spawner: WorkerSpawner):  # fmt: skip
+                 spawner: WorkerSpawner, preload: tuple[Path, ...] = ()):  # fmt: skip
         self.setup = setup
+        self._preload = preload
         self.max_workers = max(1, max_workers)
         self._log = log
         self._scratch = scratch
@@ -337,7 +340,8 @@ class WorkerPool:
                     break
                 self._available.wait()
         try:
-            worker = Worker(self.setup, log=self._log, scratch=self._scratch, spawner=self._spawner)
+            worker = Worker(self.setup, log=self._log, scratch=self._scratch, spawner=self._spawner,
+                            preload=self._preload)  # fmt: skip
             try:
                 worker.initialise()  # the cold start
             except BaseException:
@@ -378,15 +382,17 @@ class WorkerPool:
 class WorkerPools:
     """Every function's pool, the scratch folder their temporary files live in, and the spawner."""
 
-    def __init__(self, scratch: ScratchFolder, *, max_concurrency: int):
+    def __init__(self, scratch: ScratchFolder, *, max_concurrency: int, preload: tuple[Path, ...] = ()):
         self.scratch = scratch
         self.max_concurrency = max_concurrency
+        #: Python files every worker runs before importing its handler (test doubles, instrumentation).
+        self.preload = preload
         self._spawner = WorkerSpawner()
         self._pools: list[WorkerPool] = []
 
     def pool(self, setup: WorkerSetup, log: FunctionLog | None) -> WorkerPool:
         pool = WorkerPool(setup, max_workers=self.max_concurrency, log=log, scratch=self.scratch,
-                          spawner=self._spawner)  # fmt: skip
+                          spawner=self._spawner, preload=self.preload)  # fmt: skip
         self._pools.append(pool)
         return pool
 

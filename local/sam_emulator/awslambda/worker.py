@@ -8,7 +8,8 @@ parent; stdout and stderr are one pipe the parent reads into the function's log.
 The protocol is JSON lines on two extra pipes (``--requests FD --results FD``), never on
 stdout, so a handler printing cannot corrupt it:
 
-1. The parent sends the set-up (handler, code and layer folders, memory limit, end marker).
+1. The parent sends the set-up (handler, code and layer folders, memory limit, end marker, and
+   any preload scripts, which run before the handler module is imported).
 2. The worker imports the handler module (Lambda's INIT phase), flushes its output, writes the
    end marker to stdout, then answers ``{"init": ...}``.
 3. For each ``{"requestId", "event", "remainingMs"}`` it runs the handler in its main thread,
@@ -28,6 +29,7 @@ import decimal
 import importlib
 import json
 import os
+import runpy
 import signal
 import sys
 import time
@@ -138,6 +140,8 @@ class _Worker:
         self._memory_limited = _limit_memory(setup.get("memoryLimitBytes"))
         module_path, _, attribute = setup["handler"].rpartition(".")
         try:
+            for script in setup["preload"]:  # the runtime's own set-up code, before the handler's
+                runpy.run_path(script, run_name="__sam_emulator_preload__")
             module = importlib.import_module(module_path)
         except Exception as error:  # noqa: BLE001 - any import failure is the function's error
             self._init_error = _runtime_error(
