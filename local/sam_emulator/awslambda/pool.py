@@ -201,8 +201,10 @@ class Worker:
         return self._answer(timeout)
 
     def _send(self, message: dict[str, Any]) -> None:
+        data = memoryview(json.dumps(message).encode() + b"\n")
         try:
-            os.write(self._requests, json.dumps(message).encode() + b"\n")
+            while data:
+                data = data[os.write(self._requests, data) :]
         except BrokenPipeError:
             raise self._exited() from None
 
@@ -213,8 +215,9 @@ class Worker:
             if remaining <= 0:
                 self.kill()
                 raise WorkerTimedOutError(f"no answer within {timeout:.2f} s")
-            readable, _, _ = select.select([self._results], [], [], remaining)
-            if readable:
+            poll = select.poll()  # not select(): a busy stack may hold descriptors past FD_SETSIZE
+            poll.register(self._results, select.POLLIN)
+            if poll.poll(remaining * 1000):
                 chunk = os.read(self._results, 1 << 16)
                 if not chunk:
                     raise self._exited()
