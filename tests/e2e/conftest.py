@@ -18,7 +18,7 @@ from support import REPO_ROOT
 from autovid.core.errors import TransientError
 from autovid_cli.targets import ApiClient, wait_for_job
 from sam_emulator.runtime import LocalRuntime
-from sam_emulator.testing import running_runtime
+from sam_emulator.testing import running_runtime, wait_for_execution
 
 VIDEO_SECONDS = 4.0
 WORKER_DOUBLES = Path(__file__).with_name("worker_doubles.py")
@@ -90,8 +90,14 @@ class Stack:
         return spec
 
     def run(self, spec: dict, timeout: float = 60.0) -> dict:
-        job = self.api.submit(spec)
-        return wait_for_job(self.api, job["jobId"], poll_seconds=0.1, timeout=timeout)
+        """Submit and wait for the job to end, then for its execution to end: the step that wrote
+        the final status may still be running (FinalizeJob removes the work files after marking
+        the job completed), and moto applies an UpdateItem's assignments one at a time, so a read
+        during the write can see part of it. Returns the status read after both."""
+        job = wait_for_job(self.api, self.api.submit(spec)["jobId"], poll_seconds=0.1, timeout=timeout)
+        if job.get("executionArn"):
+            wait_for_execution(self.runtime, job["executionArn"], timeout=timeout)
+        return self.api.status(job["jobId"])
 
     def run_with_render_failing(self) -> dict:
         """A job whose RenderVideo fails past its retries (1 attempt + 3 retries, TransientError
