@@ -2,7 +2,7 @@
 
     python bench/e2e.py [--jobs 10] [--concurrent] [--seconds 4] [--template template.yaml]
 
-Starts the stack from template.yaml in-process (moto, in-process Lambdas, espeak-ng speech, as
+Starts the stack from template.yaml in this process (moto, Lambdas in worker processes, espeak-ng speech, as
 ``autovid demo`` does), generates the demo's sample media once, trims the clip to a few seconds,
 uploads the sources once, then runs N jobs (one after another, or all at once with --concurrent).
 Each job has the H.264 clip, the music playlist, one speech event with ducking and a sound effect.
@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         aws_port=0,
         parameter_overrides={"TtsProvider": "espeak-ng"},
         log_dir=workdir / "logs",
+        scratch_dir=workdir / "run",
     )
     with runtime:
         target = StackTarget(

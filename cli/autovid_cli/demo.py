@@ -113,7 +113,7 @@ def run_demo(args: argparse.Namespace) -> int:
     spec["output"]["destination"] = str(args.out.resolve())
     (workdir / "demo.spec.json").write_text(json.dumps(spec, indent=2))
 
-    say("2/4 starting the local stack from template.yaml (moto + in-process Lambdas, no Docker)")
+    say("2/4 starting the local stack from template.yaml (moto + Lambdas in worker processes, no Docker)")
     say("    text-to-speech: espeak-ng, offline (the local default; a deployed stack uses Amazon Polly)")
     runtime = LocalRuntime(
         args.template,
@@ -123,6 +123,7 @@ def run_demo(args: argparse.Namespace) -> int:
         parameter_overrides=local_parameter_defaults(args.template),
         log_dir=LOCAL_LOG_DIR,
         correlation_keys=CORRELATION_KEYS,
+        scratch_dir=workdir / "run",
     )
     with runtime:
         say(f"    REST API {runtime.api_url}  AWS endpoint {runtime.aws_endpoint_url}")

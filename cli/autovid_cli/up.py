@@ -22,6 +22,7 @@ CORRELATION_KEYS = ("jobId",)
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from autovid_cli.commands.up import LOCAL_SCRATCH_DIR
     from sam_emulator.errors import LocalRuntimeError
     from sam_emulator.runtime import LocalRuntime
 
@@ -50,6 +51,8 @@ def run_up(args: argparse.Namespace) -> int:
         correlation_keys=CORRELATION_KEYS,
         state_dir=args.state_dir,
         reset_state=args.reset,
+        max_concurrency=args.max_concurrency,
+        scratch_dir=LOCAL_SCRATCH_DIR,
     )
     # Ctrl-C and SIGTERM only set a flag, which the main loop polls: no KeyboardInterrupt lands in
     # the middle of start-up output or of the runtime's own code, and the handler takes no lock (a
@@ -162,6 +165,8 @@ def startup_banner(runtime: Any, console_url: str | None = None) -> str:
         counts = runtime.durable.counts
         kept = f"restored: {counts.describe()}" if runtime.durable.had_state else "empty at this start"
         lines.append(f"  State          {runtime.durable.path}  ({kept}; --reset empties it)")
+    lines.append(f"  Workers        up to {runtime.max_concurrency} per function, started on first invocation")
+    lines.append(f"                 (--max-concurrency); temporary files under {runtime.scratch.path}")
     if not runtime.function_logs.echo:
         lines.append("                 (--function-logs prints them here too)")
     lines += ["", "Resources:"] + [f"  {label}" for label in runtime.stack.created]

@@ -39,3 +39,7 @@ class MotoPatchError(LocalRuntimeError):
 
 class UnknownFunctionError(LocalRuntimeError):
     """A fault or an invoke names a function the template does not declare."""
+
+
+class ScratchFolderInUseError(LocalRuntimeError):
+    """Another running stack owns the scratch folder (its workers' ``/tmp`` folders)."""

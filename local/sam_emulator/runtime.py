@@ -1,7 +1,8 @@
 """The local runtime: one process running what ``template.yaml`` declares.
 
 ``LocalRuntime`` starts moto as a real HTTP endpoint with its Step Functions interpreter,
-creates the template's resources in it, loads every function in-process, starts a poller per
+creates the template's resources in it, gives every function a pool of worker processes
+(started on first invocation), starts a poller per
 Pipe and per DynamoDB stream event, and serves the ``Api`` events. Use it as a context manager::
 
     with LocalRuntime("template.yaml", api_port=0, aws_port=0) as runtime:
@@ -11,6 +12,7 @@ moto keeps its state per process, so one runtime runs at a time per process.
 
 What the functions write to stdout and stderr goes to ``<log_dir>/<FunctionLogicalId>.log``
 (see :mod:`sam_emulator.awslambda.logs`); ``echo_function_output`` also prints it to the terminal.
+Each worker's temporary files live under ``scratch_dir`` (see :mod:`sam_emulator.awslambda.pool`).
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sam_emulator.apigateway.server import RestApiServer
-from sam_emulator.awslambda import environment as environ
-from sam_emulator.awslambda import logs as function_logs
 from sam_emulator.awslambda.async_invoke import AsyncInvoker
 from sam_emulator.awslambda.functions import FaultPlan, FunctionRegistry, InvocationResult, LocalFunction
 from sam_emulator.awslambda.logs import FunctionLogs
+from sam_emulator.awslambda.pool import WorkerPools
+from sam_emulator.awslambda.scratch import ScratchFolder
 from sam_emulator.cloudformation.patches import stack_patches
 from sam_emulator.cloudformation.stack import LocalStack, StackOutput, StackResource, localize_api_urls
 from sam_emulator.cloudwatch.alarms import AlarmEvaluator
@@ -65,6 +67,8 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 #: Where function output goes, relative to the current directory (the CloudWatch Logs stand-in).
 DEFAULT_LOG_DIR = Path(".sam-emulator") / "logs"
+#: Where each function worker gets its own temporary folder; emptied at every start.
+DEFAULT_SCRATCH_DIR = Path(".sam-emulator") / "run"
 
 _active_lock = threading.Lock()
 _active: LocalRuntime | None = None
@@ -95,6 +99,9 @@ class LocalRuntime:
         sfn_mock_config: str | Path | None = None,
         state_dir: str | Path | None = None,
         reset_state: bool = False,
+        max_concurrency: int | None = None,
+        scratch_dir: str | Path = DEFAULT_SCRATCH_DIR,
+        worker_preload: Sequence[str | Path] = (),
     ):
         self.template_path = Path(template_path)
         #: Keeps the endpoint's state in this folder across restarts (None: in memory only).
@@ -117,6 +124,14 @@ class LocalRuntime:
         self._function_environment = dict(function_environment or {})
         self.faults = FaultPlan()
         self.function_logs = FunctionLogs(log_dir, echo=echo_function_output)
+        #: Worker processes per function at most (default: the machine's cores); more concurrent
+        #: invocations of one function wait for a free worker.
+        self.max_concurrency = max(1, max_concurrency or os.cpu_count() or 1)
+        self.scratch = ScratchFolder(scratch_dir)
+        #: Python files each worker runs before it imports its handler module: how a test replaces
+        #: what a handler uses, since the handler does not run in the test's process.
+        self.worker_preload = tuple(Path(path).absolute() for path in worker_preload)
+        self.workers: WorkerPools | None = None
         self.execution_observers: list[ExecutionObserver] = []
         self.template: Template | None = None
         self.stack = ProvisionedStack()
@@ -160,12 +175,9 @@ class LocalRuntime:
         return self
 
     def _start(self) -> None:
+        self.scratch.open()  # first: kills what a killed earlier run left, empties the folder
+        self._stops.append(self.scratch.close)
         self._start_moto()
-        environ.install()
-        self._stops.append(environ.uninstall)
-        # Before the function modules are imported, so loggers they create bind to the routing streams.
-        function_logs.install()
-        self._stops.append(function_logs.uninstall)
         self.template = Template.load(
             self.template_path,
             endpoint_url=self.aws_endpoint_url,
@@ -225,9 +237,10 @@ class LocalRuntime:
         if self._moto is not None:
             # With a state folder this is after the freeze: the executions stay RUNNING there.
             self._stop_running_executions()
-        # Handlers still running must finish while their environment and the endpoint exist;
-        # afterwards their AWS calls would reach the host's real credentials.
-        left = self.functions.wait_for_handlers(timeout=HANDLER_DRAIN_SECONDS)
+        # Handlers still running finish while the endpoint exists; then their workers are killed.
+        # With a state folder they are cut short at once: their executions resume at the next start.
+        drain = 0.0 if self.durable is not None else HANDLER_DRAIN_SECONDS
+        left = self.functions.wait_for_handlers(timeout=drain)
         if left:
             logger.warning("stopping with handlers still running: %s", ", ".join(left))
         while self._stops:
@@ -301,21 +314,20 @@ class LocalRuntime:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         }
+        self.workers = WorkerPools(self.scratch, max_concurrency=self.max_concurrency, preload=self.worker_preload)
+        self._stops.append(self.workers.stop)
         functions = [
             LocalFunction(
                 spec,
                 lambda_variables=lambda_variables,
                 faults=self.faults,
+                workers=self.workers,
                 log=self.function_logs.for_function(spec.logical_id, self._function_log_group(spec.name)),
                 extra_variables=self._function_environment,
                 run_log=self.run_log,
             )
             for spec in self.stack.functions
         ]
-        for function in functions:
-            function.load()
-            if function.load_error:
-                logger.error("function %s failed to load: %s", function.spec.logical_id, function.load_error)
         self.functions = FunctionRegistry(functions)
         self.async_invoker = AsyncInvoker(
             client_factory=self.client, find_function=self.functions.find, wait_scale=self._wait_scale

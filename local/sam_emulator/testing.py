@@ -33,10 +33,14 @@ T = TypeVar("T")
 
 @contextmanager
 def running_runtime(template: str | Path, **options: Any) -> Iterator[LocalRuntime]:
-    """A started runtime on free ports, with its function logs in a temporary folder unless
-    ``log_dir`` is given; stopped when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="sam-emulator-logs-") as logs:
+    """A started runtime on free ports, with its function logs and its workers' scratch folder in
+    temporary folders unless ``log_dir`` / ``scratch_dir`` are given; stopped when the block ends."""
+    with (
+        tempfile.TemporaryDirectory(prefix="sam-emulator-logs-") as logs,
+        tempfile.TemporaryDirectory(prefix="sam-emulator-run-") as scratch,
+    ):
         options = {
+            "scratch_dir": scratch,
             "aws_port": 0,
             "api_port": 0,
             "wait_scale": TEST_WAIT_SCALE,

@@ -7,16 +7,13 @@ The attacks refused at submit are in tests/api/test_attack_inputs.py.
 
 from __future__ import annotations
 
-import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from e2e.conftest import Stack
 
-from autovid.aws import s3_assets
-from autovid.core import netguard
 from autovid_cli.targets import ApiError
 
 ATTACK_HOST = "media.attacker.test"
@@ -39,60 +36,30 @@ def assert_failed_at_validate(stack: Stack, job: dict, error_type: str) -> str:
 
 
 @pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Every socket address this process connects to (the stack runs in process). The attack
-    address is refused here too, so even a regression sends nothing to it."""
-    seen: list[Any] = []
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-
-    def guarded(address: Any) -> None:
-        seen.append(address)
-        if isinstance(address, tuple) and address[0] == PRIVATE_ADDRESS:
-            raise ConnectionRefusedError(f"test: {PRIVATE_ADDRESS} must never be contacted")
-
-    def connect(sock: socket.socket, address: Any) -> None:
-        guarded(address)
-        real_connect(sock, address)
-
-    def connect_ex(sock: socket.socket, address: Any) -> int:
-        guarded(address)
-        return real_connect_ex(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    yield seen
+def connections(stack: Stack) -> Iterator[Callable[[], list[Any]]]:
+    """Every socket address the Lambda workers connect to. The attack address is refused there
+    too, so even a regression sends nothing to it."""
+    with stack.doubles.on("connect", refuse=PRIVATE_ADDRESS):
+        yield lambda: stack.doubles.calls("connect")
 
 
 @pytest.fixture
-def s3_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def s3_reads(stack: Stack) -> Iterator[Callable[[], list[str]]]:
     """s3://bucket/key of every asset download the steps make."""
-    reads: list[str] = []
-    real_download = s3_assets.download_object
-
-    def recording_download(bucket: str, key: str, *args: Any, **kwargs: Any) -> int:
-        reads.append(f"s3://{bucket}/{key}")
-        return real_download(bucket, key, *args, **kwargs)
-
-    monkeypatch.setattr(s3_assets, "download_object", recording_download)
-    yield reads
+    with stack.doubles.on("downloads"):
+        yield lambda: stack.doubles.calls("downloads")
 
 
 def test_a_name_resolving_to_a_private_address_is_never_contacted(
-    stack: Stack, connections: list[Any], monkeypatch: pytest.MonkeyPatch
+    stack: Stack, connections: Callable[[], list[Any]]
 ) -> None:
     """The name passes submit (it needs DNS); the fetch resolves it, refuses the private address
     and connects to nothing."""
-    lookups: list[str] = []
-    real_resolver = netguard.system_resolver
-
-    def resolver(host: str, port: int) -> list[str]:
-        lookups.append(host)
-        return [PRIVATE_ADDRESS] if host == ATTACK_HOST else real_resolver(host, port)
-
-    monkeypatch.setattr(netguard, "system_resolver", resolver)  # the seam netguard documents
     spec = stack.spec()
     spec["assets"]["audio"][1]["source"] = f"https://{ATTACK_HOST}/beep.wav"
-    job = stack.run(spec)
+    with stack.doubles.on("resolver", host=ATTACK_HOST, address=PRIVATE_ADDRESS):  # the seam netguard documents
+        job = stack.run(spec)
+        lookups = stack.doubles.calls("resolver")
 
     message = assert_failed_at_validate(stack, job, "ForbiddenSourceError")
     assert message == (
@@ -100,14 +67,14 @@ def test_a_name_resolving_to_a_private_address_is_never_contacted(
         "the address is private"
     )
     assert ATTACK_HOST in lookups, "the fetch got as far as resolving the name"
-    contacted = {address[0] for address in connections if isinstance(address, tuple)}
-    assert contacted, "the recorder sees this process's connections (the API, the local AWS)"
+    contacted = {address[0] for address in connections() if isinstance(address, list)}
+    assert contacted, "the recorder sees the workers' connections (the local AWS)"
     assert PRIVATE_ADDRESS not in contacted
 
 
 @pytest.mark.parametrize("place", ["another bucket", "outputs/ of the managed bucket"])
 def test_an_s3_source_outside_the_readable_prefixes_is_never_read(
-    stack: Stack, s3_reads: list[str], place: str
+    stack: Stack, s3_reads: Callable[[], list[str]], place: str
 ) -> None:
     """Checked before any download, so not even the allowed assets are fetched; the object
     exists and the local S3 (no IAM) would serve it."""
@@ -127,10 +94,12 @@ def test_an_s3_source_outside_the_readable_prefixes_is_never_read(
         f"asset 'beep' (assets.audio[1].source): s3://{bucket}/{key} is outside s3://{stack.bucket}/assets/ "
         f"or s3://{stack.bucket}/inputs/, the only places this deployment reads s3:// sources from"
     )
-    assert s3_reads == [], "no download at all, least of all from the other place"
+    assert s3_reads() == [], "no download at all, least of all from the other place"
 
 
-def test_an_output_destination_in_another_bucket_is_refused_at_submit(stack: Stack, s3_reads: list[str]) -> None:
+def test_an_output_destination_in_another_bucket_is_refused_at_submit(
+    stack: Stack, s3_reads: Callable[[], list[str]]
+) -> None:
     other = f"other-bucket-{uuid.uuid4().hex[:12]}"
     stack.runtime.client("s3").create_bucket(Bucket=other)
     spec = stack.spec()
@@ -146,7 +115,7 @@ def test_an_output_destination_in_another_bucket_is_refused_at_submit(stack: Sta
             "the only place this deployment may write to",
         }
     ]
-    assert s3_reads == []
+    assert s3_reads() == []
     assert stack.runtime.client("s3").list_objects_v2(Bucket=other).get("KeyCount", 0) == 0
 
 

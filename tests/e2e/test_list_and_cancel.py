@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from e2e.conftest import Stack, started_stack
+from e2e.conftest import Stack, started_stack, wait_for_marker
 from e2e.test_webhook_delivery import Receiver
 
 from autovid.aws.jobs import to_attribute_values
@@ -21,8 +20,6 @@ from autovid.jobs.listing import PageTokens
 from autovid.jobs.records import new_job_record
 from autovid.spec import parse_spec
 from autovid.webhooks.protocol import verify_signature
-from autovid.workflow import render_video
-from autovid.workflow.runner import StepRunner
 from autovid_cli.targets import ApiClient, ApiError
 from sam_emulator.apigateway.server import api_key_id
 from sam_emulator.testing import execution_history, wait_until
@@ -151,31 +148,19 @@ def test_a_tampered_or_foreign_token_is_refused(stack: Stack) -> None:
     assert len(stack.api.list_jobs(projectId="tokens", limit=1, nextToken=token)["jobs"]) == 1
 
 
-def test_a_cancel_during_the_render_stops_the_execution_and_delivers_nothing(
-    stack: Stack, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real_render = render_video.render
-    answers: dict[str, dict] = {}
-    checked = threading.Event()
-    real_check = StepRunner.check_not_cancelled
-
-    def render_then_cancelled(spec, workdir, progress, **options):
-        answers["during"] = stack.api.status(current["jobId"])
-        answers["cancel"] = stack.api.cancel(current["jobId"])  # while RenderVideo runs
-        return real_render(spec, workdir, progress, **options)
-
-    def check_not_cancelled(self, remove_written):
-        try:
-            real_check(self, remove_written)
-        finally:
-            checked.set()
-
-    monkeypatch.setattr(render_video, "render", render_then_cancelled)
-    monkeypatch.setattr(StepRunner, "check_not_cancelled", check_not_cancelled)
+def test_a_cancel_during_the_render_stops_the_execution_and_delivers_nothing(stack: Stack, receiver: Receiver) -> None:
     webhook = {"url": receiver.url, "metadata": {"run": "cancel"}}
-    current = stack.api.submit(stack.spec(notifications={"webhook": webhook}))
-    job_id = current["jobId"]
-    wait_until(checked.is_set, timeout=60, what="RenderVideo to finish")
+    answers: dict[str, dict] = {}
+    with stack.doubles.on("render", hold="before"):
+        current = stack.api.submit(stack.spec(notifications={"webhook": webhook}))
+        job_id = current["jobId"]
+        assert wait_for_marker(stack.doubles, "render.held"), "RenderVideo started"
+        answers["during"] = stack.api.status(job_id)
+        answers["cancel"] = stack.api.cancel(job_id)  # while RenderVideo runs
+        stack.doubles.release("render")
+        assert wait_for_marker(stack.doubles, "render.finished")
+        # RenderVideo's invocation, with the check that follows the render, has ended.
+        assert not stack.runtime.functions.wait_for_handlers(timeout=60)
 
     assert answers["during"]["status"] == "processing"
     assert answers["cancel"]["status"] == "cancelled" and answers["cancel"]["jobId"] == job_id

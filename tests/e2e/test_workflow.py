@@ -13,17 +13,16 @@ import uuid
 
 import numpy as np
 import pytest
-from e2e.conftest import VIDEO_SECONDS, Stack
+from e2e.conftest import VIDEO_SECONDS, Stack, wait_for_marker
 from render.media import band_level, decode
 from support import REFERENCE_DIR
 
 from autovid.aws.jobs import to_attribute_values
 from autovid.core.config import Limits
-from autovid.core.errors import TransientError, UpstreamUnavailableError
+from autovid.core.errors import TransientError
 from autovid.jobs.records import new_job_record
 from autovid.render.probe import probe
 from autovid.spec import parse_spec
-from autovid.workflow import render_video
 from autovid_cli.targets import wait_for_job
 from sam_emulator.testing import execution_history, wait_until
 
@@ -111,24 +110,15 @@ def test_a_transient_render_failure_is_retried(stack: Stack) -> None:
     assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["TransientError", "TransientError"]
 
 
-def test_a_transient_error_inside_the_render_is_recorded_and_retried(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_transient_error_inside_the_render_is_recorded_and_retried(stack: Stack) -> None:
     """The step's own bookkeeping: each TransientError marks retrying with the attempt and reason."""
-    real_render = render_video.render
-    calls: list[dict] = []
-
-    def flaky_render(spec, workdir, progress, **options):
-        calls.append({})
-        if len(calls) <= 2:
-            raise UpstreamUnavailableError(f"music host down (call {len(calls)})")
-        result = real_render(spec, workdir, progress, **options)
-        calls[-1]["job"] = stack.api.status(current["jobId"])  # seen while the render step runs
-        return result
-
-    monkeypatch.setattr(render_video, "render", flaky_render)
-    current = stack.api.submit(stack.spec())
-    job = wait_for_job(stack.api, current["jobId"], poll_seconds=0.1, timeout=60)
+    with stack.doubles.on("render", failCalls=2, failMessage="music host down", hold="after"):
+        current = stack.api.submit(stack.spec())
+        assert wait_for_marker(stack.doubles, "render.held"), "the third render call finished rendering"
+        during = stack.api.status(current["jobId"])  # seen while the render step runs
+        stack.doubles.release("render")
+        job = wait_for_job(stack.api, current["jobId"], poll_seconds=0.1, timeout=60)
+        calls = stack.doubles.calls("render")
 
     assert job["status"] == "completed", job["error"]
     assert history_of(job) == [
@@ -139,7 +129,7 @@ def test_a_transient_error_inside_the_render_is_recorded_and_retried(
     assert reasons[3] == "RenderVideo attempt 2"
     assert reasons[4] == "UpstreamUnavailableError: music host down (call 2)"
     assert reasons[5] == "RenderVideo attempt 3"
-    during = calls[-1]["job"]
+    assert len(calls) == 3
     assert during["status"] == "processing"
     assert during["progress"]["state"] == "RenderVideo" and during["progress"]["percent"] == 100
     assert job["progress"] is None, "a finished job shows no progress"
@@ -214,25 +204,20 @@ def test_a_missing_asset_fails_the_job_naming_asset_and_state(stack: Stack) -> N
     assert keys_under(stack, f"work/{job['jobId']}/") == []
 
 
-def test_an_asset_replaced_after_validation_fails_the_render_naming_it(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_asset_replaced_after_validation_fails_the_render_naming_it(stack: Stack) -> None:
     """The render uses the bytes ValidateJob probed, or none: a file swapped in between is refused."""
     s3 = stack.runtime.client("s3")
     key = f"assets/e2e/replaced-{uuid.uuid4().hex}.mp3"
     s3.upload_file(str(stack.files["music"]), stack.bucket, key)
-    real_render = render_video.render
-    renders: list[str] = []
-
-    def render_after_a_swap(spec, workdir, progress, **options):
-        renders.append(spec.assets.audio[0].source)
-        s3.upload_file(str(stack.files["beep"]), stack.bucket, key)  # validated, then replaced
-        return real_render(spec, workdir, progress, **options)
-
-    monkeypatch.setattr(render_video, "render", render_after_a_swap)
     spec = stack.spec()
     spec["assets"]["audio"][0]["source"] = f"s3://{stack.bucket}/{key}"
-    job = stack.run(spec)
+    with stack.doubles.on("render", hold="before"):
+        current = stack.api.submit(spec)
+        assert wait_for_marker(stack.doubles, "render.held"), "the render step started"
+        s3.upload_file(str(stack.files["beep"]), stack.bucket, key)  # validated, then replaced
+        stack.doubles.release("render")
+        job = wait_for_job(stack.api, current["jobId"], poll_seconds=0.1, timeout=60)
+        renders = [call["audio0"] for call in stack.doubles.calls("render")]
 
     assert renders == [f"s3://{stack.bucket}/{key}"], "a permanent error: RenderVideo ran once"
     assert job["status"] == "failed"

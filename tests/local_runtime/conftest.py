@@ -15,7 +15,9 @@ __all__ = ["local_runtime_factory"]  # re-exported fixture
 
 @pytest.fixture(scope="module")
 def module_runtime() -> Iterator[LocalRuntime]:
-    with running_runtime(TEST_TEMPLATE) as runtime:
+    # Four workers per function: concurrent Map iterations of several executions must overlap
+    # beyond one execution's six calls, whatever the number of cores.
+    with running_runtime(TEST_TEMPLATE, max_concurrency=4) as runtime:
         yield runtime
 
 

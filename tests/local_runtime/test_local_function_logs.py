@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 import textwrap
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager as ContextManager
@@ -14,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from sam_emulator.awslambda import logs as function_logs
 from sam_emulator.runtime import LocalRuntime
 from sam_emulator.testing import running_runtime
 
@@ -23,6 +20,7 @@ TALKER = '''
 
 import logging
 import os
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -45,8 +43,8 @@ def handler(event, context):
     if event.get("thread"):
         with ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(print, f"{WORD} from a thread the handler started").result()
-    if event.get("sharedLogger"):
-        logging.getLogger(event["sharedLogger"]).warning("%s via a handler bound before start", WORD)
+    if event.get("child"):
+        subprocess.run([sys.executable, "-c", f"print('{WORD} from a child process')"], check=True)
     if event.get("fail"):
         raise ValueError(f"{WORD} failed")
     return {"word": WORD}
@@ -131,7 +129,7 @@ def test_handler_output_lands_in_its_function_log_and_not_on_the_terminal(start_
     assert re.fullmatch(
         rf"REPORT RequestId: {result.request_id}\tDuration: [\d.]+ ms\t.*Memory Size: 128 MB", lines[10]
     )
-    assert output_lines(log_dir, "BravoFunction") == ["bravo imported"]
+    assert not (log_dir / "BravoFunction.log").exists(), "workers start on first need: no INIT phase yet"
     captured = capsys.readouterr()
     assert "alpha" not in captured.out + captured.err
 
@@ -156,7 +154,9 @@ def test_concurrent_functions_do_not_mix_their_output(start_runtime, log_dir):
 
     assert not any(result.is_function_error for result in results)
     for logical_id, word in (("AlphaFunction", "alpha"), ("BravoFunction", "bravo")):
-        lines = output_lines(log_dir, logical_id)[1:]  # after the import line
+        lines = [line for line in output_lines(log_dir, logical_id) if line != f"{word} imported"]
+        imports = output_lines(log_dir, logical_id).count(f"{word} imported")
+        assert 1 <= imports <= runtime.max_concurrency, "one INIT per worker, and warm workers are reused"
         assert len(lines) == 4 * 20 * 3
         assert all(OUTPUT_LINE.fullmatch(line) and line.startswith(f"{word} ") for line in lines), lines
         assert len(set(lines)) == 20 * 3  # every line whole, each once per invocation
@@ -173,31 +173,24 @@ def test_unhandled_error_is_logged_with_its_traceback(start_runtime, log_dir):
     assert text.index("[ERROR]") < text.index(f"END RequestId: {result.request_id}")
 
 
-def test_handlers_bound_before_start_route_while_running_and_are_restored_on_stop(start_runtime, log_dir, capsys):
-    stdout_before, stderr_before, thread_start_before = sys.stdout, sys.stderr, threading.Thread.start
-    shared_handler = logging.StreamHandler(sys.stderr)
-    shared_logger = logging.getLogger("fixture.shared")
-    shared_logger.addHandler(shared_handler)
-    try:
-        with start_runtime() as runtime:
-            assert function_logs.is_installed()
-            assert shared_handler.stream is sys.stderr is not stderr_before
-            assert threading.Thread.start is not thread_start_before
-            runtime.invoke("AlphaFunction", {"sharedLogger": "fixture.shared", "thread": True})
-            shared_logger.warning("outside any invocation")
+def test_threads_and_processes_a_handler_starts_write_to_its_invocation(start_runtime, log_dir, capsys):
+    stdout_before, stderr_before = sys.stdout, sys.stderr
+    with start_runtime() as runtime:
+        assert sys.stdout is stdout_before and sys.stderr is stderr_before, "the runtime's own streams are untouched"
+        first = runtime.invoke("AlphaFunction", {"thread": True, "child": True})
+        second = runtime.invoke("AlphaFunction", {})
 
-        assert sys.stdout is stdout_before and sys.stderr is stderr_before
-        assert shared_handler.stream is stderr_before
-        assert threading.Thread.start is thread_start_before
-        assert not function_logs.is_installed()
-        assert "alpha via a handler bound before start" in output_lines(log_dir, "AlphaFunction")
-        assert "alpha from a thread the handler started" in output_lines(log_dir, "AlphaFunction")
-        print("after stop")
-        captured = capsys.readouterr()
-        assert captured.err == "outside any invocation\n"
-        assert captured.out == "after stop\n"
-    finally:
-        shared_logger.removeHandler(shared_handler)
+    lines = log_lines(log_dir, "AlphaFunction")
+    first_lines = lines[lines.index(f"START RequestId: {first.request_id} Version: $LATEST") :]
+    first_lines = first_lines[: first_lines.index(f"END RequestId: {first.request_id}")]
+    assert "alpha from a thread the handler started" in first_lines
+    assert "alpha from a child process" in first_lines, "a child's output is in its invocation, before END"
+    assert lines.count("alpha from a child process") == 1
+    assert lines.index(f"END RequestId: {first.request_id}") < lines.index(
+        f"START RequestId: {second.request_id} Version: $LATEST"
+    )
+    captured = capsys.readouterr()
+    assert "alpha" not in captured.out + captured.err
 
 
 def test_echo_prints_function_output_to_the_terminal_as_well(start_runtime, log_dir, capsys):
@@ -209,25 +202,3 @@ def test_echo_prints_function_output_to_the_terminal_as_well(start_runtime, log_
     assert "BravoFunction | bravo logged 0\n" in err
     assert "START RequestId" not in err
     assert "bravo print 0" in output_lines(log_dir, "BravoFunction")
-
-
-def test_routing_follows_the_context_of_each_thread(tmp_path, capsys):
-    logs = function_logs.FunctionLogs(tmp_path)
-    inside = logs.for_function("Inside").invocation("request-1")
-    function_logs.install()
-    try:
-
-        def write_inside() -> None:
-            with function_logs.capturing_output(inside):
-                print("inside", end="")  # a partial line is flushed when the block ends
-                sys.stderr.write("")
-
-        worker = threading.Thread(target=write_inside)
-        worker.start()
-        worker.join()
-        print("outside")
-    finally:
-        function_logs.uninstall()
-
-    assert (tmp_path / "Inside.log").read_text() == "inside\n"
-    assert capsys.readouterr().out == "outside\n"

@@ -1,4 +1,4 @@
-"""In-process Lambdas: environment isolation, context, error payloads, timeouts, module loading."""
+"""Lambdas in worker processes: environment, context, error payloads, timeouts, module loading."""
 
 from __future__ import annotations
 
@@ -105,12 +105,12 @@ def test_timeout_is_reported_like_lambda(runtime):
     assert "Task timed out after 1.00 seconds" in result.json()["errorMessage"]
 
 
-def test_sibling_modules_stay_private_to_their_function(runtime):
-    worker = runtime.functions.by_logical_id("WorkerFunction")
+def test_sibling_modules_and_layers_import_in_the_worker_only(runtime):
+    payload = runtime.invoke("WorkerFunction", {"jobId": "imports"}).json()
 
-    assert "helpers" in worker.private_modules
-    assert "helpers" not in sys.modules
-    assert "fixture_shared" in sys.modules  # the layer's package is shared, like /opt/python
+    assert payload["worked"].startswith("worker:"), "helpers.py next to app.py"
+    assert payload["eventType"] == "dict", "the layer's package, like /opt/python"
+    assert "helpers" not in sys.modules and "fixture_shared" not in sys.modules, "nothing in the runtime's process"
 
 
 def test_unknown_function_fault_is_rejected(runtime):

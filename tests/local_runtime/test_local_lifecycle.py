@@ -1,4 +1,4 @@
-"""Starting and stopping: patches and os.environ restored, one runtime per process, `autovid up`."""
+"""Starting and stopping: patches restored, workers stopped, one runtime per process, `autovid up`."""
 
 from __future__ import annotations
 
@@ -15,27 +15,28 @@ from pathlib import Path
 import pytest
 from local_runtime.fixture_paths import TEST_TEMPLATE
 
-from sam_emulator.awslambda import environment as environ
 from sam_emulator.errors import PortInUseError, RuntimeAlreadyRunningError
 from sam_emulator.runtime import LocalRuntime
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_stop_restores_moto_and_os_environ(local_runtime_factory):
+def test_stop_restores_moto_and_stops_the_workers(local_runtime_factory):
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     original_invoke = LambdaSimpleBackend.invoke
     runtime = local_runtime_factory(TEST_TEMPLATE)
     assert LambdaSimpleBackend.invoke is not original_invoke
-    assert environ.is_installed()
     assert os.environ["MOTO_PORT"] == str(runtime.aws_port)
+    runtime.invoke("EnvProbeA", {"pause": 0})
+    [worker] = runtime.functions.by_logical_id("EnvProbeA").pool.workers
+    assert worker.process.poll() is None
 
     runtime.stop()
 
     assert LambdaSimpleBackend.invoke is original_invoke
-    assert not environ.is_installed()
-    assert type(os.environ) is os._Environ
+    assert worker.process.poll() is not None, "stop ends every worker"
+    assert list(runtime.scratch.path.iterdir()) == [runtime.scratch.path / ".lock"], "and empties the scratch folder"
 
 
 def test_unsupported_resources_are_reported_once_at_start_up(local_runtime_factory, caplog):
@@ -123,7 +124,6 @@ def test_a_taken_port_is_a_clear_error_not_a_hang(taken_port, which, tmp_path):
     ports = {"aws_port": 0, "api_port": 0, which: taken_port}
     with pytest.raises(PortInUseError, match=f"127.0.0.1:{taken_port} is in use"):
         LocalRuntime(TEST_TEMPLATE, log_dir=tmp_path, **ports).start()
-    assert not environ.is_installed(), "nothing is left half-started"
     with LocalRuntime(TEST_TEMPLATE, aws_port=0, api_port=0, log_dir=tmp_path):
         pass  # and the next runtime starts normally
 

@@ -13,6 +13,8 @@ LOCAL_STACK_NAME = "auto-vid-local"
 LOCAL_LOG_DIR = Path(".autovid") / "logs"
 #: Where the local stack keeps its state (tables, buckets, queues, secrets, executions).
 LOCAL_STATE_DIR = Path(".autovid") / "state"
+#: Where each function worker of the local stack gets its own temporary folder (emptied at start).
+LOCAL_SCRATCH_DIR = Path(".autovid") / "run"
 
 
 def add_up_command(subparsers: Any) -> None:
@@ -62,6 +64,13 @@ def add_up_command(subparsers: Any) -> None:
         action="store_true",
         help="also print what the functions write to this terminal (their log files get it either way)",
     )
+    parser.add_argument(
+        "--max-concurrency",
+        type=positive_int,
+        metavar="N",
+        help="worker processes per function at most; more concurrent invocations of a function wait for "
+        "a free one (default: the number of cores)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging; implies --function-logs")
     parser.add_argument(
         "--api-key",
@@ -76,6 +85,16 @@ def add_up_command(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the endpoints and outputs as one JSON line")
     parser.set_defaults(run=lazy("autovid_cli.up", "run_up"))
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def name_value(text: str) -> tuple[str, str]:

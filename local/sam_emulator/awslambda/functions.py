@@ -1,38 +1,31 @@
-"""In-process Lambda functions: load each template function's handler and invoke it like Lambda.
+"""Template functions, invoked like Lambda in warm worker processes.
 
-* Each handler module is imported under a unique module name, so several functions can all
-  have an ``app.py``. The function's CodeUri folder is on ``sys.path`` while its module is
-  imported, so sibling modules import normally; they are then kept private to that function.
-* Layer folders (``ContentUri``, or its ``python/`` subfolder) stay on ``sys.path``, like
-  ``/opt/python`` on Lambda.
-* Every invocation runs with its own environment (see :mod:`sam_emulator.awslambda.environment`), a
-  Lambda-shaped context, and the template's Timeout.
+* Each function runs in its own worker processes (:mod:`sam_emulator.awslambda.pool`), with the
+  environment built here from the template, its CodeUri and layers on ``sys.path``, a
+  Lambda-shaped context, and the template's Timeout, which kills the worker.
 * An exception becomes Lambda's error payload (``errorMessage``, ``errorType`` = class name,
-  ``requestId``, ``stackTrace``) and a function error, so ``ErrorEquals`` matches class names.
-* Given a :class:`~sam_emulator.awslambda.logs.FunctionLog`, what the handler writes to stdout
+  ``requestId``, ``stackTrace``) and a function error, so ``ErrorEquals`` matches class names; a
+  timeout is ``Sandbox.Timedout``, a worker that dies ``Runtime.ExitError``.
+* Faults (:class:`FaultPlan`) replace the handler call on this side of the pipe.
+* Given a :class:`~sam_emulator.awslambda.logs.FunctionLog`, what the worker writes to stdout
   and stderr (at import and per invocation) goes to that file between Lambda's START, END and
   REPORT lines, with an unhandled error as ``[ERROR] Type: message`` and its traceback.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import importlib.util
 import json
-import sys
+import os
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from sam_emulator.awslambda.environment import lambda_environment, process_environment
-from sam_emulator.awslambda.logs import FunctionLog, InvocationLog, capturing_output
+from sam_emulator.awslambda.logs import FunctionLog, InvocationLog
+from sam_emulator.awslambda.pool import WorkerError, WorkerPools, WorkerSetup, WorkerTimedOutError
 from sam_emulator.errors import UnknownFunctionError
 from sam_emulator.log_lines import RunLog
 
@@ -54,9 +47,6 @@ _HOST_VARIABLES_KEPT = frozenset(
 
 def _kept_from_host(name: str) -> bool:
     return name in _HOST_VARIABLES_KEPT or name.startswith("LC_")
-
-
-_import_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -114,26 +104,6 @@ class InvocationResult:
         return json.loads(self.payload) if self.payload else None
 
 
-class LambdaContext:
-    """The context object a Python Lambda handler receives."""
-
-    def __init__(self, spec: FunctionSpec, request_id: str, log_stream_name: str, deadline: float):
-        self.function_name = spec.name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = spec.arn
-        self.memory_limit_in_mb = str(spec.memory_mb)
-        self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{spec.name}"
-        self.log_stream_name = log_stream_name
-        self.identity = None
-        self.client_context = None
-        self.tenant_id = None
-        self._deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 class FaultPlan:
     """Exceptions to raise in place of a function's handler, for tests (thread-safe)."""
 
@@ -159,16 +129,8 @@ class FaultPlan:
             self._pending.clear()
 
 
-class _RuntimeError(Exception):
-    """Errors the Lambda runtime itself reports (``Runtime.*`` / ``Sandbox.*`` error types)."""
-
-    def __init__(self, error_type: str, message: str):
-        super().__init__(message)
-        self.error_type = error_type
-
-
 class LocalFunction:
-    """One template function, loaded in-process."""
+    """One template function: invoked in its warm worker processes, faults on this side."""
 
     def __init__(
         self,
@@ -176,6 +138,7 @@ class LocalFunction:
         *,
         lambda_variables: Mapping[str, str],
         faults: FaultPlan,
+        workers: WorkerPools,
         log: FunctionLog | None = None,
         extra_variables: Mapping[str, str] | None = None,
         run_log: RunLog | None = None,
@@ -186,111 +149,38 @@ class LocalFunction:
         self._extra_variables = dict(extra_variables or {})
         self._faults = faults
         self.log = log
-        self._handler: Callable[[Any, LambdaContext], Any] | None = None
-        self._load_error: _RuntimeError | None = None
-        self.private_modules: dict[str, ModuleType] = {}
-        self._workers: set[threading.Thread] = set()  # handler threads still running
-        self._workers_lock = threading.Lock()
+        self.pool = workers.pool(self._worker_setup(), log)
+        self._in_flight = 0  # invocations running, and fault factories still running after a timeout
+        self._idle = threading.Condition()
 
-    @property
-    def load_error(self) -> str | None:
-        return None if self._load_error is None else str(self._load_error)
-
-    # --- loading ----------------------------------------------------------------------
-
-    def load(self) -> None:
-        """Import the handler (a cold start), with the function's environment in place."""
-        module_path, _, attribute = self.spec.handler.rpartition(".")
-        init_log = self.log.init_phase(self.spec.runtime) if self.log is not None else None
-        with _import_lock, lambda_environment(self._environment("init", "init")), capturing_output(init_log):
-            try:
-                module = self._import_module(module_path)
-            except Exception as error:  # noqa: BLE001 - any import failure is the function's error
-                self._load_error = _RuntimeError(
-                    "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {error}"
-                )
-                return
-        handler = getattr(module, attribute, None)
-        if not callable(handler):
-            self._load_error = _RuntimeError(
-                "Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_path}'"
-            )
-            return
-        self._handler = handler
-
-    def _import_module(self, module_path: str) -> ModuleType:
-        code_dir = self.spec.code_dir.resolve()
-        relative = Path(*module_path.split("."))
-        candidates = [code_dir / relative.with_suffix(".py"), code_dir / relative / "__init__.py"]
-        source = next((path for path in candidates if path.is_file()), None)
-        if source is None:
-            raise ModuleNotFoundError(f"No module named '{module_path}' in {code_dir.name}/")
-        unique_name = f"_sam_emulator_lambda_{self.spec.logical_id}.{module_path}"
-        for layer_dir in self.spec.layer_dirs:
-            if str(layer_dir) not in sys.path:
-                sys.path.append(str(layer_dir))
-        before = set(sys.modules)
-        sys.path.insert(0, str(code_dir))
-        try:
-            module_spec = importlib.util.spec_from_file_location(unique_name, source)
-            assert module_spec is not None and module_spec.loader is not None
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[unique_name] = module
-            module_spec.loader.exec_module(module)
-        finally:
-            sys.path.remove(str(code_dir))
-            self._privatise_sibling_modules(before, code_dir)
-        return module
-
-    def _privatise_sibling_modules(self, before: set[str], code_dir: Path) -> None:
-        """Sibling modules stay referenced by the handler but leave ``sys.modules``, so the
-        next function's ``helpers.py`` is not mistaken for this one's."""
-        for name in set(sys.modules) - before:
-            top_level = name.split(".")[0]
-            found_in_code_dir = (code_dir / f"{top_level}.py").is_file() or (code_dir / top_level).is_dir()
-            if found_in_code_dir and not name.startswith("_sam_emulator_lambda_"):
-                self.private_modules[name] = sys.modules.pop(name)
+    def _worker_setup(self) -> WorkerSetup:
+        spec = self.spec
+        return WorkerSetup(
+            logical_id=spec.logical_id,
+            function_name=spec.name,
+            function_arn=spec.arn,
+            handler=spec.handler,
+            code_dir=spec.code_dir.resolve(),
+            layer_dirs=tuple(path.resolve() for path in spec.layer_dirs),
+            memory_mb=spec.memory_mb,
+            runtime=spec.runtime,
+            environment=self._environment,
+        )
 
     # --- invoking ---------------------------------------------------------------------
 
     def invoke(self, event: Any, *, source: str = "invoke") -> InvocationResult:
         request_id = str(uuid.uuid4())
-        started = time.monotonic()
-        deadline = started + self.spec.timeout_seconds
-        log_stream = f"{dt.datetime.now(dt.UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-        context = LambdaContext(self.spec, request_id, log_stream, deadline)
-        environment = self._environment(request_id, log_stream)
         invocation_log = self.log.invocation(request_id) if self.log is not None else None
-        if invocation_log is not None:
-            invocation_log.start()
-        outcome: dict[str, Any] = {}
-
-        def run() -> None:
-            with lambda_environment(environment), capturing_output(invocation_log):
-                try:
-                    outcome["value"] = self._call_handler(event, context)
-                except BaseException as error:  # noqa: BLE001 - becomes Lambda's error payload
-                    outcome["error"] = error
-
-        worker = threading.Thread(target=run, name=f"lambda:{self.spec.logical_id}:{request_id[:8]}", daemon=True)
-        with self._workers_lock:
-            self._workers.add(worker)
-        worker.start()
-        worker.join(self.spec.timeout_seconds)
-        if not worker.is_alive():
-            with self._workers_lock:
-                self._workers.discard(worker)
-        if worker.is_alive():
-            # Python cannot kill the thread; its eventual result is discarded, like Lambda's.
-            error = _RuntimeError(
-                "Sandbox.Timedout",
-                f"RequestId: {request_id} Error: Task timed out after {self.spec.timeout_seconds:.2f} seconds",
-            )
-            result = self._error_result(error, request_id, started)
-        elif "error" in outcome:
-            result = self._error_result(outcome["error"], request_id, started)
+        self._begin()
+        fault = self._faults.take(self.spec.logical_id)
+        if fault is not None:
+            result = self._raise_fault(fault, request_id, invocation_log)
         else:
-            result = self._success_result(outcome.get("value"), request_id, started)
+            try:
+                result = self._invoke_worker(event, request_id, invocation_log)
+            finally:
+                self._end()
         if invocation_log is not None:
             _write_report(invocation_log, result, memory_mb=self.spec.memory_mb)
         self.run_log.invocation(
@@ -303,39 +193,88 @@ class LocalFunction:
         )
         return result
 
-    def _call_handler(self, event: Any, context: LambdaContext) -> Any:
-        if self._load_error is not None:
-            raise self._load_error
-        fault = self._faults.take(self.spec.logical_id)
-        if fault is not None:
-            raise fault()
-        assert self._handler is not None
-        return self._handler(event, context)
-
-    def _success_result(self, value: Any, request_id: str, started: float) -> InvocationResult:
+    def _invoke_worker(self, event: Any, request_id: str, log: InvocationLog | None) -> InvocationResult:
+        timeout = self.spec.timeout_seconds
         try:
-            payload = json.dumps(value, default=_lambda_json_default).encode()
-        except (TypeError, ValueError) as error:
-            marshal_error = _RuntimeError("Runtime.MarshalError", f"Unable to marshal response: {error}")
-            return self._error_result(marshal_error, request_id, started)
-        return InvocationResult(payload, request_id, _elapsed_ms(started))
+            worker = self.pool.acquire()  # may be a cold start: its INIT phase comes before START
+        except WorkerError as error:
+            if log is not None:
+                log.start()
+            return self._worker_failed(error, request_id, time.monotonic())
+        if log is not None:
+            log.start()
+        started = time.monotonic()
+        healthy = False
+        try:
+            answer = worker.invoke(request_id, event, timeout, log)
+            healthy = not answer.get("retire")
+        except WorkerError as error:
+            return self._worker_failed(error, request_id, started)
+        finally:
+            self.pool.release(worker, healthy=healthy)
+        if "error" in answer:
+            body = answer["error"]
+            return InvocationResult(json.dumps(body).encode(), request_id, _elapsed_ms(started), body["errorType"])
+        return InvocationResult(answer["payload"].encode(), request_id, _elapsed_ms(started))
 
-    def _error_result(self, error: BaseException, request_id: str, started: float) -> InvocationResult:
-        error_type = error.error_type if isinstance(error, _RuntimeError) else type(error).__name__
-        # Like Lambda, show the handler's frames, not the runtime's own.
-        frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__]
-        stack = [] if isinstance(error, _RuntimeError) else traceback.format_list(frames)
-        body = {
-            "errorMessage": str(error),
-            "errorType": error_type,
-            "requestId": request_id,
-            "stackTrace": [line.rstrip("\n") for line in stack],
-        }
+    def _worker_failed(self, error: WorkerError, request_id: str, started: float) -> InvocationResult:
+        if isinstance(error, WorkerTimedOutError):
+            error_type = "Sandbox.Timedout"
+            message = f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
+        else:
+            error_type = "Runtime.ExitError"
+            message = f"Runtime exited with error: {error}"
+        body = _runtime_error_body(error_type, f"RequestId: {request_id} Error: {message}", request_id)
         return InvocationResult(json.dumps(body).encode(), request_id, _elapsed_ms(started), error_type)
 
-    def _environment(self, request_id: str, log_stream: str) -> dict[str, str]:
+    def _raise_fault(
+        self, fault: Callable[[], BaseException], request_id: str, log: InvocationLog | None
+    ) -> InvocationResult:
+        """The fault replaces the handler call, on this side, within the function's Timeout. A
+        factory still blocked after the timeout counts as a handler still running."""
+        if log is not None:
+            log.start()
+        started = time.monotonic()
+        outcome: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                outcome.append(fault())
+            except BaseException as error:  # noqa: BLE001 - a factory that raises is a fault too
+                outcome.append(error)
+            finally:
+                self._end()
+
+        thread = threading.Thread(target=run, name=f"lambda-fault:{self.spec.logical_id}", daemon=True)
+        thread.start()
+        thread.join(self.spec.timeout_seconds)
+        if not outcome:
+            error = WorkerTimedOutError("fault still running")
+            return self._worker_failed(error, request_id, started)
+        error = outcome[0]
+        error_type = type(error).__name__
+        body = _runtime_error_body(error_type, str(error), request_id)
+        return InvocationResult(json.dumps(body).encode(), request_id, _elapsed_ms(started), error_type)
+
+    def _begin(self) -> None:
+        with self._idle:
+            self._in_flight += 1
+
+    def _end(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no invocation of this function is running."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def _environment(self) -> dict[str, str]:
+        """A worker's whole environment: from the host only what the OS needs, then Lambda's
+        variables, the template's, and the runtime's extra ones."""
         spec = self.spec
-        host = {key: value for key, value in process_environment().items() if _kept_from_host(key)}
+        host = {key: value for key, value in os.environ.items() if _kept_from_host(key)}
         return {
             **host,
             **self._lambda_variables,
@@ -343,11 +282,9 @@ class LocalFunction:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "LAMBDA_TASK_ROOT": str(spec.code_dir.resolve()),
             "_HANDLER": spec.handler,
-            "_X_AMZN_REQUEST_ID": request_id,
             **{key: str(value) for key, value in spec.environment.items()},
             **self._extra_variables,  # extra variables (`--env`): local settings the template does not set
         }
@@ -378,17 +315,10 @@ class FunctionRegistry:
         return self._by_name.get(_function_name(function_name_or_arn))
 
     def wait_for_handlers(self, timeout: float) -> list[str]:
-        """Join handler threads still running (timed out or mid-flight); returns the ones left."""
+        """Wait for invocations still running (and fault factories past their timeout); returns
+        the logical ids of the functions still busy."""
         deadline = time.monotonic() + timeout
-        left = []
-        for function in self:
-            with function._workers_lock:
-                workers = list(function._workers)
-            for worker in workers:
-                worker.join(max(0.0, deadline - time.monotonic()))
-                if worker.is_alive():
-                    left.append(worker.name)
-        return left
+        return [f.spec.logical_id for f in self if not f.wait_idle(max(0.0, deadline - time.monotonic()))]
 
 
 def _write_report(log: InvocationLog, result: InvocationResult, *, memory_mb: int) -> None:
@@ -410,11 +340,8 @@ def _function_name(identifier: str) -> str:
     return parts[0]
 
 
-def _lambda_json_default(value: Any) -> Any:
-    # The Python Lambda runtime serialises Decimal as a number; anything else is an error.
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+def _runtime_error_body(error_type: str, message: str, request_id: str) -> dict[str, Any]:
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": []}
 
 
 def _elapsed_ms(started: float) -> float:

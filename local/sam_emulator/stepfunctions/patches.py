@@ -122,13 +122,13 @@ logger = logging.getLogger("sam_emulator")
 
 
 class LambdaDispatcher(Protocol):
-    """Runs an invoke in-process; returns None when the function is not one of ours."""
+    """Runs an invoke on the local runtime; returns None when the function is not one of ours."""
 
     def __call__(self, function_name: str, body: Any, invocation_type: str) -> InvokeOutcome | None: ...
 
 
 class InvokeOutcome(Protocol):
-    """What an in-process invoke returns (``functions.InvocationResult`` fits)."""
+    """What a local invoke returns (``functions.InvocationResult`` fits)."""
 
     @property
     def payload(self) -> bytes: ...

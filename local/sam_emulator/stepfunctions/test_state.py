@@ -16,7 +16,7 @@ decided here from the state's own ``Retry`` and ``Catch``:
 
 ``mock.result`` stands for the task's result (what the service would have answered) and
 ``mock.errorOutput`` for its error; a Task state without a mock calls its resource for real (a
-template function runs in-process).
+template function runs in its worker processes).
 """
 
 from __future__ import annotations

@@ -578,5 +578,5 @@ def _placeholder_zip(spec: FunctionSpec) -> bytes:
     """moto stores a code package per function; ours just says where the code really is."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("LOCAL_CODE.txt", f"Runs in-process from {spec.code_dir.name}/ ({spec.handler})\n")
+        archive.writestr("LOCAL_CODE.txt", f"Runs locally from {spec.code_dir.name}/ ({spec.handler})\n")
     return buffer.getvalue()
