@@ -306,14 +306,20 @@ class RestApiServer:
                 response = server.handle(
                     self.command, self.path, list(self.headers.items()), body, self.client_address[0]
                 )
-                self.send_response(response.status)
-                for key, value in response.headers:
-                    if key.lower() not in ("content-length", "connection", "transfer-encoding"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(response.body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(response.body)
+                try:
+                    self.send_response(response.status)
+                    for key, value in response.headers:
+                        if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                            self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(response.body)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(response.body)
+                except ConnectionError:
+                    # The client gave up waiting (its own timeout): the request was handled all the same.
+                    logger.warning("api %s %s: the client closed the connection before the answer (%s)",
+                                   self.command, self.path.split("?", 1)[0], response.status)  # fmt: skip
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 logger.debug("api: " + format, *args)
