@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable, Iterable
 from functools import cache
+from pathlib import Path
 
 
 @cache
@@ -28,3 +30,52 @@ def run_ffmpeg(args: list[str], *, timeout: float | None = None) -> subprocess.C
         timeout=timeout,
         check=False,
     )
+
+
+class RemoteInput:
+    """A source ffmpeg reads over HTTP instead of from a local file (see :mod:`autovid.render.stream`).
+
+    ``failure()`` is the typed error the server met while serving it (the object replaced, gone,
+    or S3 unavailable), or None; whoever runs ffmpeg on it checks that before its exit code, since
+    ffmpeg takes an input that breaks off for one that ended.
+    """
+
+    def __init__(self, source: str, url: str, size: int, pin: str, failure: Callable[[], Exception | None]):
+        self.source, self.url, self.size, self.pin = source, url, size, pin
+        self._failure = failure
+
+    @property
+    def name(self) -> str:
+        return self.source.rsplit("/", 1)[-1]
+
+    def failure(self) -> Exception | None:
+        return self._failure()
+
+    def raise_if_failed(self) -> None:
+        error = self._failure()
+        if error is not None:
+            raise error
+
+    def __repr__(self) -> str:  # the URL is a local one, but there is no need to log it
+        return f"RemoteInput({self.source!r}, size={self.size}, pin={self.pin!r})"
+
+
+# A media file ffmpeg reads: a local path, or a source it streams.
+MediaInput = Path | RemoteInput
+
+
+def input_args(media: MediaInput) -> list[str]:
+    """The ``-i`` arguments that open ``media``."""
+    if isinstance(media, RemoteInput):
+        return ["-i", media.url]
+    return ["-i", str(media)]
+
+
+def input_size(media: MediaInput) -> int:
+    return media.size if isinstance(media, RemoteInput) else media.stat().st_size
+
+
+def raise_stream_failures(inputs: Iterable[MediaInput]) -> None:
+    for media in inputs:
+        if isinstance(media, RemoteInput):
+            media.raise_if_failed()
