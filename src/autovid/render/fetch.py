@@ -94,6 +94,7 @@ class AssetFetcher:
         ca_certs: str | None = None,
         expected_digests: Mapping[str, str] | None = None,
         stream_s3: bool = False,
+        max_stream_bytes: int | None = None,
     ):
         self.settings = settings
         self.max_bytes = max_bytes
@@ -107,6 +108,7 @@ class AssetFetcher:
         self.expected_digests = dict(expected_digests or {})  # source -> "sha256:<hex>"
         self.digests: dict[str, str] = {}  # source -> "sha256:<hex>" downloaded, or "etag:<ETag>" streamed
         self.stream_s3 = stream_s3  # open() streams s3:// sources rather than downloading them
+        self.max_stream_bytes = max_stream_bytes or max_bytes  # the cap of a streamed source (not on disk)
         self._streams: dict[str, RemoteInput] = {}
         self._server: StreamServer | None = None
 
@@ -136,7 +138,7 @@ class AssetFetcher:
             return self._streams[source]
         bucket, key = split_s3_uri(source)
         try:
-            etag, size = _s3_head(bucket, key, max_bytes=self.max_bytes, etag=pinned_etag, asset_id=asset_id)
+            etag, size = _s3_head(bucket, key, max_bytes=self.max_stream_bytes, etag=pinned_etag, asset_id=asset_id)
         except AutoVidError as exc:
             exc.asset_id = exc.asset_id or asset_id
             raise

@@ -84,6 +84,7 @@ def render_job(record: dict[str, Any], runner: StepRunner, plan: RenderPlanSumma
         max_bytes=config.limits.max_asset_bytes,
         expected_digests=pinned,
         stream_s3=True,  # the video is read from S3 as ffmpeg goes, not copied into /tmp
+        max_stream_bytes=config.limits.max_video_bytes,
     )
     # ValidateJob measured the video's length on the bytes pinned here: it is not measured again.
     measured = plan.videoDuration if plan and spec.assets.video.source in pinned else None

@@ -84,7 +84,11 @@ def validate_job(record: dict[str, Any], config: Config) -> RenderPlanSummary:
     with (
         tempfile.TemporaryDirectory(prefix="autovid-validate-") as workdir,
         AssetFetcher(
-            Path(workdir), settings=config.render, max_bytes=config.limits.max_asset_bytes, stream_s3=True
+            Path(workdir),
+            settings=config.render,
+            max_bytes=config.limits.max_asset_bytes,
+            stream_s3=True,
+            max_stream_bytes=config.limits.max_video_bytes,
         ) as fetcher,
     ):
         assets = validate_media(spec, fetcher)
