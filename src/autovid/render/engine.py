@@ -70,6 +70,7 @@ def probe_assets(spec: JobSpec, fetcher: AssetFetcher, *, video_duration: float 
         index = next(i for i, a in enumerate(spec.assets.audio) if a.id == asset_id)
         wanted.append((asset_id, spec.assets.audio[index].source, f"assets.audio[{index}].source", False))
 
+    ffmpeg_exe()  # found once here, not by each probe thread at once
     outcomes: list[Future[MediaInfo] | BaseException] = []
     with ThreadPoolExecutor(max_workers=min(PROBE_WORKERS, len(wanted)), thread_name_prefix="probe") as pool:
         for asset_id, source, field, is_video in wanted:

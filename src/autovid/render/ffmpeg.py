@@ -15,8 +15,14 @@ def ffmpeg_exe() -> str:
     configured = os.environ.get("FFMPEG_BINARY")
     if configured:
         return configured
+    # The wheel's own binary, found without get_ffmpeg_exe(), which first runs it with -version
+    # to check it works (tens of milliseconds at every start, more when threads race for it).
     import imageio_ffmpeg
+    from imageio_ffmpeg._definitions import FNAME_PER_PLATFORM, get_platform
 
+    shipped = Path(imageio_ffmpeg.__file__).parent / "binaries" / FNAME_PER_PLATFORM.get(get_platform(), "")
+    if shipped.is_file() and os.access(shipped, os.X_OK):
+        return str(shipped)
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
