@@ -313,6 +313,34 @@ def test_a_video_replaced_during_the_render_fails_it_with_asset_changed(
     assert keys_under(stack, f"work/{job['jobId']}/") == []
 
 
+def test_a_video_replaced_between_validation_and_render_is_refused_before_any_read(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RenderVideo opens the stream only on the ETag ValidateJob pinned: a video replaced in between
+    fails at the first request (412), before anything is rendered."""
+    s3 = stack.runtime.client("s3")
+    key = f"assets/e2e/swapped-{uuid.uuid4().hex}.mp4"
+    s3.upload_file(str(stack.files["clip"]), stack.bucket, key)
+    real_render = render_video.render
+    ffmpeg_runs: list[list[str]] = []
+    monkeypatch.setattr(engine, "run_with_progress", lambda args, *a, **k: ffmpeg_runs.append(args))
+
+    def swap_then_render(spec, workdir, progress, **options):
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=stack.files["clip"].read_bytes() + b"\0")
+        return real_render(spec, workdir, progress, **options)
+
+    monkeypatch.setattr(render_video, "render", swap_then_render)
+    spec = stack.spec()
+    spec["assets"]["video"]["source"] = f"s3://{stack.bucket}/{key}"
+    job = stack.run(spec)
+
+    assert job["status"] == "failed"
+    error = job["error"]
+    assert (error["type"], error["state"]) == ("AssetChangedError", "RenderVideo")
+    assert error["message"].startswith("asset 'clip' (assets.video.source): ")
+    assert ffmpeg_runs == [], "nothing was rendered"
+
+
 def test_a_duplicate_delivery_renders_once(stack: Stack) -> None:
     sqs = stack.runtime.client("sqs")
     queue_url = stack.runtime.ref("JobQueue")
