@@ -72,7 +72,10 @@ class StreamServer:
 
             self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
             self._server.daemon_threads = True
-            self._thread = threading.Thread(target=self._server.serve_forever, name="stream", daemon=True)
+            # A short poll, so close() (which waits for the loop to notice) returns at once.
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="stream", daemon=True
+            )
             self._thread.start()
         return self._server
 
