@@ -88,7 +88,7 @@ def probe(
     header = _header_duration(text)
     info = MediaInfo(path=path, duration=header or 0.0, streams=streams)
     if exact and info.has_video:
-        measured = _packet_duration(packets) if packets is not None else None
+        measured = packet_duration(packets) if packets is not None else None
         duration = measured if measured is not None else video_stream_duration(path, asset_id=asset_id)
     elif exact and (header is None or "Estimating duration from bitrate" in text):
         duration = decoded_audio_duration(path, asset_id=asset_id)
@@ -103,6 +103,12 @@ def probe(
 _VIDEO_PACKETS = ("-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-")
 
 
+def video_packets_args(path: MediaInput) -> list[str]:
+    """ffmpeg's arguments (after the binary) that list the first video stream's packets on stdout;
+    :func:`packet_duration` reads the length from that listing, as :func:`probe` does."""
+    return ["-hide_banner", "-nostdin", "-loglevel", "error", *input_args(path), *_VIDEO_PACKETS]
+
+
 def video_stream_duration(path: MediaInput, *, asset_id: str | None = None) -> float:
     """Length of the first video stream from its packets, without decoding.
 
@@ -110,13 +116,13 @@ def video_stream_duration(path: MediaInput, *, asset_id: str | None = None) -> f
     reordering and to gaps at the tail); the pts span is the fallback when durations are absent.
     """
     result = run_ffmpeg(["-loglevel", "error", *input_args(path), *_VIDEO_PACKETS])
-    duration = _packet_duration(result.stdout) if result.returncode == 0 else None
+    duration = packet_duration(result.stdout) if result.returncode == 0 else None
     if duration is None:
         raise InvalidAssetError(f"{_name(path, asset_id)}: the video stream cannot be read", asset_id=asset_id)
     return duration
 
 
-def _packet_duration(framecrc: str) -> float | None:
+def packet_duration(framecrc: str) -> float | None:
     """The stream length in a ``framecrc`` listing of one stream, or None if it lists no packets."""
     time_base: Fraction | None = None
     first, end, total = None, None, 0
