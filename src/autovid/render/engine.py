@@ -56,8 +56,9 @@ PROBE_WORKERS = 4
 def probe_assets(spec: JobSpec, fetcher: AssetFetcher, *, video_duration: float | None = None) -> ProbedAssets:
     """Fetch and probe the video and every used audio asset; errors name the asset and its field.
 
-    Downloads run one at a time, in spec order; each asset is probed as soon as it is local,
-    concurrently with the next downloads and probes. When several assets are bad, the error is
+    Fetches run one at a time, in spec order (the video streamed where the fetcher can, the
+    rest downloaded); each asset is probed as soon as it is there, concurrently with the next
+    downloads and probes. When several assets are bad, the error is
     the first one in spec order, exactly as if they were checked one by one, and no further
     asset is fetched once an earlier one has failed.
 

@@ -44,11 +44,10 @@ from autovid.core.netguard import Resolver, resolve_public
 from autovid.core.s3_uri import split_s3_uri
 from autovid.render.ffmpeg import MediaInput, RemoteInput
 
-if TYPE_CHECKING:
-    from autovid.render.stream import StreamServer
-
-if TYPE_CHECKING:  # urllib3 is imported when an http(s) source is fetched, not by every render
+if TYPE_CHECKING:  # imported when a source is fetched over http(s) or streamed, not by every render
     import urllib3
+
+    from autovid.render.stream import StreamServer
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
