@@ -1,4 +1,5 @@
-"""How long the `autovid` command takes to answer before it does any work.
+"""How long the `autovid` command takes to answer before it does any work, and how long the
+RenderVideo handler takes to import in a fresh interpreter (its share of a Lambda cold start).
 
 Each command is run several times in a fresh interpreter; the table shows the median wall time and
 its ratio to a bare interpreter start measured in the same run. Usage:
@@ -13,6 +14,9 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+HANDLER = Path(__file__).resolve().parents[1] / "functions" / "render_video"
 
 COMMANDS = {
     "python -c pass (baseline)": [sys.executable, "-c", "pass"],
@@ -20,6 +24,11 @@ COMMANDS = {
     "autovid render --help": [sys.executable, "-m", "autovid_cli", "render", "--help"],
     "autovid runs --help": [sys.executable, "-m", "autovid_cli", "runs", "--help"],
     "autovid up --help": [sys.executable, "-m", "autovid_cli", "up", "--help"],
+    "import the RenderVideo handler (cold)": [
+        sys.executable,
+        "-c",
+        f"import sys; sys.path.insert(0, {str(HANDLER)!r}); import app",
+    ],
 }
 
 

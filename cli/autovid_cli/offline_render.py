@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autovid.core.config import Limits, RenderSettings
 from autovid.core.errors import AssetNotFoundError, AutoVidError, InvalidSpecError
@@ -21,6 +21,9 @@ from autovid.render.engine import render
 from autovid.render.fetch import AssetFetcher
 from autovid.spec import parse_spec
 from autovid_cli.local_sources import resolve_local_sources
+
+if TYPE_CHECKING:
+    from autovid_cli.render_start import VideoMeasure
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -42,20 +45,30 @@ class LocalFileFetcher(AssetFetcher):
         return path
 
 
-def run_from_args(args: argparse.Namespace) -> int:
+def run_from_args(args: argparse.Namespace, video_measure: VideoMeasure | None = None) -> int:
     return render_command(
         args.spec,
         args.output,
         progress=not (args.no_progress or args.json),
         tts_provider=args.tts_provider,
         as_json=args.json,
+        video_measure=video_measure,
     )
 
 
 def render_command(
-    spec_path: str, output: str, progress: bool = True, tts_provider: str | None = None, *, as_json: bool = False
+    spec_path: str,
+    output: str,
+    progress: bool = True,
+    tts_provider: str | None = None,
+    *,
+    as_json: bool = False,
+    video_measure: VideoMeasure | None = None,
 ) -> int:
-    """Render and return a process exit code (0 ok, 1 render failed, 2 invalid spec or input)."""
+    """Render and return a process exit code (0 ok, 1 render failed, 2 invalid spec or input).
+
+    ``video_measure``, started by the caller before the engine was imported, gives the video's
+    length, so the render does not list its packets a second time."""
     spec_file = Path(spec_path)
     try:
         raw = json.loads(spec_file.read_text())
@@ -81,7 +94,10 @@ def render_command(
                 Path(workdir), local_files, settings=settings, max_bytes=limits.max_asset_bytes
             ) as fetcher,
         ):
-            result = render(spec, workdir, bar.update_to if bar else None, fetcher=fetcher)
+            video_duration = video_measure.duration() if video_measure is not None else None
+            result = render(
+                spec, workdir, bar.update_to if bar else None, fetcher=fetcher, video_duration=video_duration
+            )
             os.replace(result.output_path, out)
     except InvalidSpecError as exc:
         return _report_error("invalid job spec", [e.as_dict() for e in exc.errors], as_json, EXIT_INVALID)

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from autovid.webhooks.protocol import verify_signature
+from autovid.webhooks.protocol import DEFAULT_TOLERANCE_SECONDS, verify_signature
 
 
 def run_verify_webhook(args: argparse.Namespace) -> int:
@@ -20,7 +20,8 @@ def run_verify_webhook(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"autovid: cannot read {args.body}: {error.strerror}", file=sys.stderr)
         return 2
-    if verify_signature(secret, args.signature, body, tolerance_seconds=args.tolerance):
+    tolerance = DEFAULT_TOLERANCE_SECONDS if args.tolerance is None else args.tolerance
+    if verify_signature(secret, args.signature, body, tolerance_seconds=tolerance):
         print("valid: signed with this secret, within the tolerance")
         return 0
     print("invalid: wrong secret, altered body, or older than the tolerance", file=sys.stderr)

@@ -320,6 +320,16 @@ def test_the_verify_webhook_command(tmp_path: Any, capsys: pytest.CaptureFixture
     assert cli.main(["verify-webhook", str(tmp_path / "missing"), "--signature", header, "--secret", SECRET]) == 2
 
 
+def test_the_verify_webhook_help_names_the_service_tolerance() -> None:
+    """The command's arguments are declared without importing the webhook module (fast start-up),
+    so its help spells the default out: it must be the service's."""
+    from autovid.webhooks.protocol import DEFAULT_TOLERANCE_SECONDS
+    from autovid_cli import main as cli
+
+    help_text = cli.build_parser()._subparsers._group_actions[0].choices["verify-webhook"].format_help()
+    assert f"default: the service's, {DEFAULT_TOLERANCE_SECONDS})" in " ".join(help_text.split())
+
+
 def test_a_receiver_that_drips_its_answer_cannot_hold_an_attempt() -> None:
     import socket
 

@@ -10,6 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from autovid.aws.jobs import to_attribute_values
 from autovid.core.config import Limits
 from autovid.core.errors import TransientError
 from autovid.jobs.records import new_job_record
+from autovid.render import engine
 from autovid.render.probe import probe
 from autovid.spec import parse_spec
 from autovid_cli.targets import wait_for_job
@@ -87,10 +89,13 @@ def test_a_job_completes_over_http(stack: Stack, tmp_path) -> None:
         stack.runtime.client("stepfunctions").describe_execution(executionArn=job["executionArn"])["output"]
     )
     assert [event["provider"] for event in final["validation"]["plan"]["speech"]] == ["espeak-ng"]
-    # ...and fingerprints the bytes it probed, which RenderVideo then insists on.
+    # ...and fingerprints the bytes it probed, which RenderVideo then insists on: the downloaded
+    # audio by SHA-256, the streamed video by its S3 ETag.
+    clip_bucket, clip_key = s3_location(stack.media["clip"])
+    clip_etag = stack.runtime.client("s3").head_object(Bucket=clip_bucket, Key=clip_key)["ETag"]
     assert final["validation"]["plan"]["assetDigests"] == {
-        name: "sha256:" + hashlib.sha256(stack.files[name].read_bytes()).hexdigest()
-        for name in ("clip", "music", "beep")
+        "clip": f"etag:{clip_etag}",
+        **{name: "sha256:" + hashlib.sha256(stack.files[name].read_bytes()).hexdigest() for name in ("music", "beep")},
     }
 
 
@@ -230,6 +235,95 @@ def test_an_asset_replaced_after_validation_fails_the_render_naming_it(stack: St
     assert keys_under(stack, f"work/{job['jobId']}/") == []
     failures = [e for e in execution_history(stack.runtime, job["executionArn"]) if e["type"] == "TaskFailed"]
     assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["PermanentError"]
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_the_video_is_streamed_not_copied_into_the_work_folder(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While ffmpeg renders, the render's folder holds the audio and the output, never the video."""
+    clip = stack.files["clip"].read_bytes()
+    seen: list[dict] = []
+    real_run = engine.run_with_progress
+
+    def run_and_look(args, duration, report, *, log_path, **options):
+        workdir = log_path.parent.parent  # the fetcher's folder is inside the render's work folder
+        seen.append(
+            {
+                "inputs": [args[i + 1] for i, a in enumerate(args) if a == "-i"],
+                "files": {p.name: p.read_bytes() == clip for p in _files_under(workdir)},
+            }
+        )
+        return real_run(args, duration, report, log_path=log_path, **options)
+
+    monkeypatch.setattr(engine, "run_with_progress", run_and_look)
+    job = stack.run(stack.spec())
+
+    assert job["status"] == "completed", job["error"]
+    (main,) = seen
+    assert main["inputs"][0].startswith("http://127.0.0.1:"), "ffmpeg reads the video from the loopback stream"
+    assert not any(main["files"].values()), f"the video is in the work folder: {main['files']}"
+    assert any(name.endswith(".mp3") for name in main["files"]), "the music is downloaded"
+
+
+def test_a_video_replaced_during_the_render_fails_it_with_asset_changed(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream reads only the version ValidateJob probed: replaced once the render has started
+    (after the render's own probe), the next read answers 412 and the job fails, naming the video."""
+    s3 = stack.runtime.client("s3")
+    key = f"assets/e2e/replaced-{uuid.uuid4().hex}.mp4"
+    s3.upload_file(str(stack.files["clip"]), stack.bucket, key)
+    real_run = engine.run_with_progress
+    runs: list[str] = []
+
+    def replace_then_run(args, duration, report, *, log_path, **options):
+        runs.append(key)
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=stack.files["clip"].read_bytes() + b"\0")
+        return real_run(args, duration, report, log_path=log_path, **options)
+
+    monkeypatch.setattr(engine, "run_with_progress", replace_then_run)
+    spec = stack.spec()
+    spec["assets"]["video"]["source"] = f"s3://{stack.bucket}/{key}"
+    job = stack.run(spec)
+
+    assert runs == [key], "a permanent error: RenderVideo ran once"
+    assert job["status"] == "failed"
+    error = job["error"]
+    assert (error["type"], error["state"]) == ("AssetChangedError", "RenderVideo")
+    assert error["message"].startswith("asset 'clip' (assets.video.source): ")
+    assert key in error["message"] and "changed after the job was validated" in error["message"]
+    assert keys_under(stack, f"outputs/{job['jobId']}/") == []
+    assert keys_under(stack, f"work/{job['jobId']}/") == []
+
+
+def test_a_video_replaced_between_validation_and_render_is_refused_before_any_read(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RenderVideo opens the stream only on the ETag ValidateJob pinned: a video replaced in between
+    fails at the first request (412), before anything is rendered."""
+    s3 = stack.runtime.client("s3")
+    key = f"assets/e2e/swapped-{uuid.uuid4().hex}.mp4"
+    s3.upload_file(str(stack.files["clip"]), stack.bucket, key)
+    real_render = render_video.render
+    ffmpeg_runs: list[list[str]] = []
+    monkeypatch.setattr(engine, "run_with_progress", lambda args, *a, **k: ffmpeg_runs.append(args))
+
+    def swap_then_render(spec, workdir, progress, **options):
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=stack.files["clip"].read_bytes() + b"\0")
+        return real_render(spec, workdir, progress, **options)
+
+    monkeypatch.setattr(render_video, "render", swap_then_render)
+    spec = stack.spec()
+    spec["assets"]["video"]["source"] = f"s3://{stack.bucket}/{key}"
+    job = stack.run(spec)
+
+    assert job["status"] == "failed"
+    error = job["error"]
+    assert (error["type"], error["state"]) == ("AssetChangedError", "RenderVideo")
+    assert error["message"].startswith("asset 'clip' (assets.video.source): ")
+    assert ffmpeg_runs == [], "nothing was rendered"
 
 
 def test_a_duplicate_delivery_renders_once(stack: Stack) -> None:

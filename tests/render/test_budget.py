@@ -52,6 +52,22 @@ def test_tmp_counts_the_video_and_the_output_at_once():
     assert estimate.tmp_bytes == pytest.approx(2 * 3.6e9, rel=0.05)
 
 
+def test_a_streamed_video_is_not_counted_in_tmp_only_its_output():
+    on_disk = _estimate(HOUR, 8.0)
+    streamed = estimate_render(**{**_ARGS, "duration": HOUR, "video_bytes": int(3.6e9), "video_on_disk": False})
+    assert streamed.tmp_bytes == pytest.approx(on_disk.tmp_bytes - 3.6e9, rel=0.01)
+
+
+def test_the_longest_streamed_video_at_the_video_size_limit_fits():
+    """MAX_VIDEO_BYTES is chosen so that a streamed video that large fits at every length up to the limit."""
+    limits = Limits()
+    for seconds in (HOUR, 2 * HOUR, limits.max_video_seconds):
+        estimate = estimate_render(
+            **{**_ARGS, "duration": seconds, "video_bytes": limits.max_video_bytes, "video_on_disk": False}
+        )
+        check_render_fits(estimate)
+
+
 def test_a_job_too_big_for_tmp_is_refused_naming_the_limit():
     estimate = _estimate(2 * HOUR, 8.0)  # 7.2 GB in, as much out
     with pytest.raises(InvalidAssetError, match=r"GB of /tmp .* the render step has 10 GiB") as caught:

@@ -247,11 +247,11 @@ def test_a_long_timeline_goes_to_ffmpeg_as_a_script_file(media, tmp_path, monkey
     captured: dict = {}
     real_run = engine.run_with_progress
 
-    def capture(args, duration, report, *, log_path):
+    def capture(args, duration, report, *, log_path, **options):
         index = args.index("-/filter_complex")
         captured["script"] = Path(args[index + 1]).read_text()
         captured["longest_arg"] = max(len(a) for a in args)
-        return real_run(args, duration, report, log_path=log_path)
+        return real_run(args, duration, report, log_path=log_path, **options)
 
     monkeypatch.setattr(engine, "run_with_progress", capture)
     events = [

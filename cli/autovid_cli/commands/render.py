@@ -25,4 +25,4 @@ def add_render_command(subparsers: Any) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     parser.add_argument("--json", action="store_true", help="print the result (or the error) as JSON only")
-    parser.set_defaults(run=lazy("autovid_cli.offline_render", "run_from_args"))
+    parser.set_defaults(run=lazy("autovid_cli.render_start", "run_from_args"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from autovid.webhooks.protocol import DEFAULT_TOLERANCE_SECONDS
 from autovid_cli.commands import lazy
 
 
@@ -25,7 +24,7 @@ def add_verify_webhook_command(subparsers: Any) -> None:
     parser.add_argument(
         "--tolerance",
         type=int,
-        default=DEFAULT_TOLERANCE_SECONDS,
-        help="accepted age in seconds (default: %(default)s)",
+        default=None,
+        help="accepted age in seconds (default: the service's, 300)",
     )
     parser.set_defaults(run=lazy("autovid_cli.verify_webhook", "run_verify_webhook"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from botocore.exceptions import (
@@ -12,6 +13,7 @@ from autovid.aws.clients import client
 from autovid.aws.errors import AwsRequestError, aws_call, is_transient
 from autovid.core.errors import (
     AssetAccessDeniedError,
+    AssetChangedError,
     AssetNotFoundError,
     AssetTooLargeError,
     AutoVidError,
@@ -21,6 +23,7 @@ from autovid.core.errors import (
 CHUNK_BYTES = 1024 * 1024
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
 DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled"})
+PRECONDITION_FAILED = 412  # If-Match named a version the object no longer is
 
 
 def download_object(bucket: str, key: str, dest: Path, *, max_bytes: int, asset_id: str | None = None) -> int:
@@ -53,9 +56,17 @@ def _download(bucket: str, key: str, dest: Path, *, uri: str, max_bytes: int, as
     return written
 
 
-def s3_error(exc: ClientError, uri: str, asset_id: str | None) -> AutoVidError:
+def s3_error(exc: ClientError, uri: str, asset_id: str | None, *, pinned: bool = False) -> AutoVidError:
     code = exc.response.get("Error", {}).get("Code", "Unknown")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if status == PRECONDITION_FAILED:
+        if pinned:
+            return AssetChangedError(
+                f"{uri} changed after the job was validated (its ETag is no longer the one validated); "
+                "submit the job again to use the new file",
+                asset_id=asset_id,
+            )
+        return UpstreamUnavailableError(f"{uri} was replaced while it was being read", asset_id=asset_id)
     if is_transient(exc) or status == 429:
         return UpstreamUnavailableError(f"S3 is unavailable for {uri} ({code})", asset_id=asset_id)
     if code in NOT_FOUND_CODES or status == 404:
@@ -65,3 +76,43 @@ def s3_error(exc: ClientError, uri: str, asset_id: str | None) -> AutoVidError:
     error = AwsRequestError(f"S3 GetObject {uri} failed ({code})")
     error.asset_id = asset_id
     return error
+
+
+# --- ranged reads of one version, for streaming an object into ffmpeg ----------------------------
+
+
+def head_version(
+    bucket: str, key: str, *, max_bytes: int, etag: str | None = None, asset_id: str | None = None
+) -> tuple[str, int]:
+    """(ETag, size) of the object; with ``etag``, only while it is still that version (else
+    ``AssetChangedError``: an earlier step pinned it)."""
+    uri = f"s3://{bucket}/{key}"
+    pinned = {"IfMatch": etag} if etag else {}
+    with aws_call(f"S3 HeadObject {uri}"):
+        try:
+            head = client("s3").head_object(Bucket=bucket, Key=key, **pinned)
+        except ClientError as exc:
+            raise s3_error(exc, uri, asset_id, pinned=etag is not None) from exc
+    size = int(head.get("ContentLength", 0))
+    if size > max_bytes:
+        raise AssetTooLargeError(f"{uri} is {size} bytes; the limit is {max_bytes}", asset_id=asset_id)
+    return head["ETag"], size
+
+
+def iter_range(
+    bucket: str, key: str, etag: str, start: int, end: int, *, pinned: bool, asset_id: str | None = None
+) -> Iterator[bytes]:
+    """Bytes ``start`` to ``end`` (inclusive) of the object's ``etag`` version, in chunks. Every
+    request carries ``If-Match``, so a replaced object answers 412 (``AssetChangedError`` when
+    ``pinned`` by an earlier step, else transient) instead of other bytes."""
+    uri = f"s3://{bucket}/{key}"
+    with aws_call(f"S3 GetObject {uri}"):
+        try:
+            response = client("s3").get_object(Bucket=bucket, Key=key, IfMatch=etag, Range=f"bytes={start}-{end}")
+        except ClientError as exc:
+            raise s3_error(exc, uri, asset_id, pinned=pinned) from exc
+        body = response["Body"]
+        try:
+            yield from body.iter_chunks(CHUNK_BYTES)
+        finally:
+            body.close()

@@ -22,6 +22,9 @@ class Limits(BaseSettings):
     max_tts_chars: int = Field(default=3000, alias="MAX_TTS_CHARS")
     max_playlist_items: int = Field(default=50, alias="MAX_PLAYLIST_ITEMS")
     max_asset_bytes: int = Field(default=2 * 1024**3, alias="MAX_ASSET_BYTES")
+    # An s3:// video is streamed, not written to /tmp, so it may be larger than the downloaded assets:
+    # 6 GiB is three hours at 4.8 Mbps, within RenderVideo's budget (docs/job-spec.md, Video length).
+    max_video_bytes: int = Field(default=6 * 1024**3, alias="MAX_VIDEO_BYTES")
     # Three hours: with the video stream copied, RenderVideo renders that well within its 900 s
     # (see autovid.render.budget); ValidateJob also refuses any job whose estimate does not fit.
     max_video_seconds: float = Field(default=3 * 3600.0, alias="MAX_VIDEO_SECONDS")

@@ -1,9 +1,10 @@
 """Will a job fit RenderVideo's Lambda? Its /tmp and its time, estimated from the probed sizes.
 
 RenderVideo has 10 GB of /tmp and 900 s (template.yaml). While ffmpeg runs, /tmp holds the
-downloaded video, the other assets and the speech, the output being written (``+faststart``
-moves the index in place, without a second copy) and, for a long looping playlist, its cycle
-rendered once; the inputs are deleted before the upload.
+other assets and the speech, the output being written (``+faststart`` moves the index in place,
+without a second copy) and, for a long looping playlist, its cycle rendered once. An ``s3://``
+video is streamed into ffmpeg and never written to /tmp; an https one is downloaded first and
+is there too. The inputs are deleted before the upload.
 
 The time is the downloads and the upload, the probe, and the ffmpeg run. With the video stream
 copied, the run's cost is the audio mix (linear in the output's length since the graph replays a
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from autovid.core.errors import InvalidAssetError
 from autovid.render.engine import ProbedAssets
+from autovid.render.ffmpeg import RemoteInput, input_size
 from autovid.render.graph import ALOOP_MAX_SAMPLES, needs_video_encode
 from autovid.spec import Encoding, JobSpec, TtsEvent
 
@@ -74,9 +76,11 @@ def estimate_render(
     fps: float | None,
     speech_events: int = 0,
     music_cycle_seconds: float = 0.0,
+    video_on_disk: bool = True,
 ) -> RenderEstimate:
-    """What rendering needs: ``video_bytes`` is the video file, ``other_bytes`` every other asset,
-    ``music_cycle_seconds`` one pass of a playlist that loops (a long one is rendered to /tmp)."""
+    """What rendering needs: ``video_bytes`` is the video file (in /tmp unless it is streamed:
+    ``video_on_disk``), ``other_bytes`` every other asset, ``music_cycle_seconds`` one pass of a
+    playlist that loops (a long one is rendered to /tmp)."""
     reencode = needs_video_encode(encoding, video_codec)
     audio_out = duration * AUDIO_OUT_BITS_PER_SECOND / 8
     pixels = (width or 1920) * (height or 1080)
@@ -95,7 +99,7 @@ def estimate_render(
     seconds = FIXED_SECONDS + transfers + speech + run * LAMBDA_CPU_FACTOR
     cycle_samples = music_cycle_seconds * MAX_SAMPLE_RATE
     cycle_bytes = cycle_samples * 8 if cycle_samples > ALOOP_MAX_SAMPLES else 0  # stereo 32-bit float
-    tmp = video_bytes + other_bytes + output + cycle_bytes
+    tmp = (video_bytes if video_on_disk else 0) + other_bytes + output + cycle_bytes
     return RenderEstimate(tmp_bytes=int(tmp), seconds=seconds, reencode=reencode)
 
 
@@ -106,8 +110,9 @@ def estimate_job(spec: JobSpec, assets: ProbedAssets) -> RenderEstimate:
     cycle = sum(assets.audio[a].duration for a in music.playlist) if music and music.loop else 0.0
     return estimate_render(
         duration=assets.video.duration,
-        video_bytes=assets.video.path.stat().st_size,
-        other_bytes=sum(info.path.stat().st_size for info in assets.audio.values()),
+        video_bytes=input_size(assets.video.path),
+        video_on_disk=not isinstance(assets.video.path, RemoteInput),
+        other_bytes=sum(input_size(info.path) for info in assets.audio.values()),
         encoding=spec.output.encoding,
         video_codec=video.codec if video else None,
         width=video.width if video else None,
@@ -123,8 +128,8 @@ def check_render_fits(estimate: RenderEstimate, *, asset_id: str | None = None, 
     what = "re-encoding the video" if estimate.reencode else "copying the video stream"
     if estimate.tmp_bytes > MARGIN * RENDER_TMP_BYTES:
         raise InvalidAssetError(
-            f"rendering this job needs about {estimate.tmp_bytes / 1e9:.1f} GB of /tmp (the video, the other "
-            f"assets and the output at once, {what}); the render step has {RENDER_TMP_BYTES / 1024**3:g} GiB "
+            f"rendering this job needs about {estimate.tmp_bytes / 1e9:.1f} GB of /tmp (the assets it downloads "
+            f"and the output at once, {what}); the render step has {RENDER_TMP_BYTES / 1024**3:g} GiB "
             f"and accepts jobs up to {MARGIN:.0%} of it",
             asset_id=asset_id,
             field=field,

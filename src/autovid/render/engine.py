@@ -6,14 +6,14 @@ import logging
 import re
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from autovid.core.errors import AutoVidError, InvalidAssetError, RenderFailedError
 from autovid.render.fetch import AssetFetcher
-from autovid.render.ffmpeg import ffmpeg_exe
+from autovid.render.ffmpeg import MediaInput, RemoteInput, ffmpeg_exe, raise_stream_failures
 from autovid.render.graph import RenderInputs, build_ffmpeg_job
 from autovid.render.plan import RenderPlan, build_plan, check_timeline
 from autovid.render.probe import MediaInfo, probe
@@ -53,13 +53,17 @@ def referenced_audio_ids(spec: JobSpec) -> list[str]:
 PROBE_WORKERS = 4
 
 
-def probe_assets(spec: JobSpec, fetcher: AssetFetcher) -> ProbedAssets:
+def probe_assets(spec: JobSpec, fetcher: AssetFetcher, *, video_duration: float | None = None) -> ProbedAssets:
     """Fetch and probe the video and every used audio asset; errors name the asset and its field.
 
-    Downloads run one at a time, in spec order; each asset is probed as soon as it is local,
-    concurrently with the next downloads and probes. When several assets are bad, the error is
+    Fetches run one at a time, in spec order (the video streamed where the fetcher can, the
+    rest downloaded); each asset is probed as soon as it is there, concurrently with the next
+    downloads and probes. When several assets are bad, the error is
     the first one in spec order, exactly as if they were checked one by one, and no further
     asset is fetched once an earlier one has failed.
+
+    ``video_duration``, when an earlier step measured it on the same (pinned) bytes, is taken as
+    the video's length, so the video's header is read but its packets are not listed again.
     """
     video_asset = spec.assets.video
     wanted = [(video_asset.id, video_asset.source, "assets.video.source", True)]
@@ -67,17 +71,19 @@ def probe_assets(spec: JobSpec, fetcher: AssetFetcher) -> ProbedAssets:
         index = next(i for i, a in enumerate(spec.assets.audio) if a.id == asset_id)
         wanted.append((asset_id, spec.assets.audio[index].source, f"assets.audio[{index}].source", False))
 
+    ffmpeg_exe()  # found once here, not by each probe thread at once
     outcomes: list[Future[MediaInfo] | BaseException] = []
     with ThreadPoolExecutor(max_workers=min(PROBE_WORKERS, len(wanted)), thread_name_prefix="probe") as pool:
         for asset_id, source, field, is_video in wanted:
             if any(isinstance(o, Future) and o.done() and o.exception() for o in outcomes):
                 break  # an earlier asset already failed, and its error is the one raised
-            try:
-                path = fetcher.fetch(source, asset_id=asset_id)
+            try:  # the video is streamed where it can be (it is the one large file), the rest fetched
+                path = fetcher.open(source, asset_id=asset_id) if is_video else fetcher.fetch(source, asset_id=asset_id)
             except Exception as exc:  # noqa: BLE001 - raised below, after any earlier asset's error
                 outcomes.append(_named(exc, asset_id, field) if isinstance(exc, AutoVidError) else exc)
                 break
-            outcomes.append(pool.submit(_probe_checked, path, asset_id, field, is_video))
+            known = video_duration if is_video else None
+            outcomes.append(pool.submit(_probe_checked, path, asset_id, field, is_video, known))
         # Leaving the block waits for every probe, so none outlives the fetcher's directory.
     infos: list[MediaInfo] = []
     for outcome in outcomes:
@@ -101,18 +107,20 @@ def render(
     *,
     fetcher: AssetFetcher,
     synthesizer: SpeechSynthesizer | None = None,
+    video_duration: float | None = None,
 ) -> RenderResult:
     """Render ``spec`` to ``workdir / spec.output.filename`` with the assets ``fetcher`` gets (the
     caller closes it). Speech comes from ``synthesizer``, by default one configured like the fetcher.
 
     ``progress_callback`` receives whole percentages 0-100, increasing, from ffmpeg's progress.
+    ``video_duration`` is the video's length as an earlier step measured it on the same pinned bytes.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     report = _Progress(progress_callback)
     report(0)
     synthesizer = synthesizer or SpeechSynthesizer(fetcher.dir, fetcher.settings)
-    assets, tts = _probe_and_synthesize(spec, fetcher, synthesizer)
+    assets, tts = _probe_and_synthesize(spec, fetcher, synthesizer, video_duration)
     video_audio = assets.video.audio
     plan = build_plan(
         spec,
@@ -142,7 +150,14 @@ def render(
         job.prepare_script_path.write_text(job.prepare.filter_script)
         run_with_progress(job.prepare.args, 0, report, log_path=fetcher.dir / "ffmpeg-music.log")
     script.write_text(job.filter_script)
-    run_with_progress(job.args, plan.duration, report, log_path=fetcher.dir / "ffmpeg.log")
+    try:
+        run_with_progress(
+            job.args, plan.duration, report, log_path=fetcher.dir / "ffmpeg.log", streamed=[assets.video.path]
+        )
+    except AutoVidError as exc:
+        if exc.asset_id == spec.assets.video.id:  # the streamed video failed: name its field too
+            _named(exc, spec.assets.video.id, "assets.video.source")
+        raise
     report(100)
     return RenderResult(
         output_path=output,
@@ -153,8 +168,19 @@ def render(
     )
 
 
-def run_with_progress(args: list[str], duration: float, report: Callable[[int], None], *, log_path: Path) -> None:
-    """Run ffmpeg with ``-progress pipe:1``; stderr goes to ``log_path`` and its tail into the error."""
+def run_with_progress(
+    args: list[str],
+    duration: float,
+    report: Callable[[int], None],
+    *,
+    log_path: Path,
+    streamed: Sequence[MediaInput] = (),
+) -> None:
+    """Run ffmpeg with ``-progress pipe:1``; stderr goes to ``log_path`` and its tail into the error.
+
+    A streamed input that failed (replaced, gone, S3 unavailable) raises its own typed error,
+    even when ffmpeg exited 0: ffmpeg takes an input that breaks off for one that ended.
+    """
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", *args]
     with (
         log_path.open("w") as stderr,
@@ -170,8 +196,12 @@ def run_with_progress(args: list[str], duration: float, report: Callable[[int], 
             process.kill()  # never leave ffmpeg writing into a directory that is about to go
             raise
         code = process.wait()
+    raise_stream_failures(streamed)
     if code != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+        for media in streamed:
+            if isinstance(media, RemoteInput):
+                tail = tail.replace(media.url, media.source)
         raise RenderFailedError(f"ffmpeg exited with {code}:\n{tail}")
 
 
@@ -194,7 +224,7 @@ def _tts_events(spec: JobSpec) -> list[tuple[int, TtsEvent]]:
 
 
 def _probe_and_synthesize(
-    spec: JobSpec, fetcher: AssetFetcher, synthesizer: SpeechSynthesizer
+    spec: JobSpec, fetcher: AssetFetcher, synthesizer: SpeechSynthesizer, video_duration: float | None = None
 ) -> tuple[ProbedAssets, dict[int, Speech]]:
     """Probe the assets and check the timeline while one background thread synthesizes the speech.
 
@@ -205,7 +235,7 @@ def _probe_and_synthesize(
     """
     events = _tts_events(spec)
     if not events:
-        assets = probe_assets(spec, fetcher)
+        assets = probe_assets(spec, fetcher, video_duration=video_duration)
         check_timeline(spec, assets.video.duration)
         return assets, {}
     stop = threading.Event()
@@ -221,7 +251,7 @@ def _probe_and_synthesize(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts") as pool:
         speech = pool.submit(synthesize_all)
         try:
-            assets = probe_assets(spec, fetcher)
+            assets = probe_assets(spec, fetcher, video_duration=video_duration)
             check_timeline(spec, assets.video.duration)
         except BaseException:
             stop.set()
@@ -230,10 +260,18 @@ def _probe_and_synthesize(
         return assets, speech.result()
 
 
-def _probe_checked(path: Path, asset_id: str, field: str, is_video: bool) -> MediaInfo:
-    """Probe one fetched asset and check it has the stream its role needs."""
+def _probe_checked(
+    path: MediaInput, asset_id: str, field: str, is_video: bool, known_duration: float | None = None
+) -> MediaInfo:
+    """Probe one fetched (or streamed) asset and check it has the stream its role needs."""
     try:
-        info = probe(path, asset_id=asset_id, expect_video=is_video)
+        try:
+            if known_duration is None:
+                info = probe(path, asset_id=asset_id, expect_video=is_video)
+            else:
+                info = replace(probe(path, asset_id=asset_id, exact=False), duration=known_duration)
+        finally:
+            raise_stream_failures([path])  # a stream that broke off explains a probe's failure, or a short length
     except AutoVidError as exc:
         _named(exc, asset_id, field)
         raise

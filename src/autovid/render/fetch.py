@@ -7,6 +7,13 @@ land in a temporary directory that :meth:`AssetFetcher.close` removes, even afte
 Every download's SHA-256 is kept in :attr:`AssetFetcher.digests`. Given ``expected_digests`` (what
 an earlier fetch of the same sources measured), a download whose bytes differ is refused with
 ``AssetChangedError``, so a job renders exactly the media its validation checked.
+
+:meth:`AssetFetcher.open` streams an ``s3://`` source instead (the video: it is the one large
+file), so it never lands in /tmp: ffmpeg reads it from a loopback server
+(:mod:`autovid.render.stream`) whose every read carries ``If-Match`` with the ETag, and the ETag
+is the source's pin (``etag:<ETag>`` in :attr:`AssetFetcher.digests`). https sources are always
+downloaded: ffmpeg's own HTTP client would resolve the name and follow redirects itself, past the
+address checks below.
 """
 
 from __future__ import annotations
@@ -35,14 +42,19 @@ from autovid.core.errors import (
 )
 from autovid.core.netguard import Resolver, resolve_public
 from autovid.core.s3_uri import split_s3_uri
+from autovid.render.ffmpeg import MediaInput, RemoteInput
 
-if TYPE_CHECKING:  # urllib3 is imported when an http(s) source is fetched, not by every render
+if TYPE_CHECKING:  # imported when a source is fetched over http(s) or streamed, not by every render
     import urllib3
+
+    from autovid.render.stream import StreamServer
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 CHUNK_BYTES = 1024 * 1024
 USER_AGENT = "auto-vid-fetch/1"
+
+ETAG_PIN = "etag:"  # a streamed source's pin: its S3 ETag, which every read of it must match
 
 # (bucket, key, dest, max_bytes, asset_id) -> bytes written
 S3Downloader = Callable[..., int]
@@ -53,6 +65,18 @@ def _default_s3_download(bucket: str, key: str, dest: Path, *, max_bytes: int, a
     from autovid.aws.s3_assets import download_object
 
     return download_object(bucket, key, dest, max_bytes=max_bytes, asset_id=asset_id)
+
+
+def _s3_head(bucket: str, key: str, *, max_bytes: int, etag: str | None, asset_id: str | None) -> tuple[str, int]:
+    from autovid.aws.s3_assets import head_version
+
+    return head_version(bucket, key, max_bytes=max_bytes, etag=etag, asset_id=asset_id)
+
+
+def _s3_range(bucket: str, key: str, etag: str, start: int, end: int, *, pinned: bool, asset_id: str | None):  # noqa: ANN202
+    from autovid.aws.s3_assets import iter_range
+
+    return iter_range(bucket, key, etag, start, end, pinned=pinned, asset_id=asset_id)
 
 
 class AssetFetcher:
@@ -68,6 +92,8 @@ class AssetFetcher:
         s3_download: S3Downloader | None = None,
         ca_certs: str | None = None,
         expected_digests: Mapping[str, str] | None = None,
+        stream_s3: bool = False,
+        max_stream_bytes: int | None = None,
     ):
         self.settings = settings
         self.max_bytes = max_bytes
@@ -79,7 +105,11 @@ class AssetFetcher:
         self.dir = Path(tempfile.mkdtemp(prefix="autovid-assets-", dir=parent_dir))
         self._cache: dict[str, Path] = {}
         self.expected_digests = dict(expected_digests or {})  # source -> "sha256:<hex>"
-        self.digests: dict[str, str] = {}  # source -> "sha256:<hex>" of what was downloaded
+        self.digests: dict[str, str] = {}  # source -> "sha256:<hex>" downloaded, or "etag:<ETag>" streamed
+        self.stream_s3 = stream_s3  # open() streams s3:// sources rather than downloading them
+        self.max_stream_bytes = max_stream_bytes or max_bytes  # the cap of a streamed source (not on disk)
+        self._streams: dict[str, RemoteInput] = {}
+        self._server: StreamServer | None = None
 
     def __enter__(self) -> AssetFetcher:
         return self
@@ -88,7 +118,41 @@ class AssetFetcher:
         self.close()
 
     def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def open(self, source: str, *, asset_id: str | None = None) -> MediaInput:
+        """``source`` for ffmpeg: streamed when it is on S3 and this fetcher streams (or an earlier
+        step pinned its ETag), so nothing is written to /tmp; otherwise :meth:`fetch`.
+
+        A source pinned by its SHA-256 (by a step that downloaded it) is downloaded and compared.
+        """
+        expected = self.expected_digests.get(source)
+        on_s3 = urlsplit(source).scheme.lower() == "s3"
+        pinned_etag = expected.removeprefix(ETAG_PIN) if expected and expected.startswith(ETAG_PIN) else None
+        if not on_s3 or (expected and pinned_etag is None) or not (self.stream_s3 or pinned_etag):
+            return self.fetch(source, asset_id=asset_id)
+        if source in self._streams:
+            return self._streams[source]
+        bucket, key = split_s3_uri(source)
+        try:
+            etag, size = _s3_head(bucket, key, max_bytes=self.max_stream_bytes, etag=pinned_etag, asset_id=asset_id)
+        except AutoVidError as exc:
+            exc.asset_id = exc.asset_id or asset_id
+            raise
+
+        def reader(start: int, end: int):  # noqa: ANN202 - an iterator of chunks
+            return _s3_range(bucket, key, etag, start, end, pinned=pinned_etag is not None, asset_id=asset_id)
+
+        if self._server is None:
+            from autovid.render.stream import StreamServer
+
+            self._server = StreamServer()
+        remote = self._server.serve(source, size=size, pin=ETAG_PIN + etag, reader=reader)
+        self.digests[source] = remote.pin
+        self._streams[source] = remote
+        return remote
 
     def fetch(self, source: str, *, asset_id: str | None = None) -> Path:
         """A local path holding ``source``; the same source is downloaded once per job."""

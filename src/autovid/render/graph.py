@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from autovid.render.ffmpeg import MediaInput, input_args
 from autovid.render.plan import GainSegment, MusicPlacement, RenderPlan
 from autovid.spec import Encoding
 
@@ -41,9 +42,10 @@ ALOOP_MAX_SAMPLES = 4_000_000
 
 @dataclass(frozen=True)
 class RenderInputs:
-    """Local files for the plan: the video, each audio asset by id, each TTS event by timeline index."""
+    """Inputs for the plan: the video (a local file or a stream), each audio asset by id, each TTS
+    event by timeline index."""
 
-    video: Path
+    video: MediaInput
     video_stream_index: int
     audio_assets: dict[str, Path]
     tts: dict[int, Path]
@@ -106,7 +108,7 @@ def build_ffmpeg_job(
     output_path: Path,
 ) -> FfmpegJob:
     """The argument list and graph for ``plan``; the caller writes ``filter_script`` to its path."""
-    args: list[str] = ["-i", str(inputs.video)]
+    args: list[str] = input_args(inputs.video)
     filters: list[str] = []
     sr = plan.sample_rate
     fmt = f"aresample={sr},aformat=sample_fmts=fltp:channel_layouts=stereo,asetpts=PTS-STARTPTS"

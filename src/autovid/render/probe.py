@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from autovid.core.errors import InvalidAssetError
-from autovid.render.ffmpeg import run_ffmpeg
+from autovid.render.ffmpeg import MediaInput, RemoteInput, input_args, run_ffmpeg
 
 _DURATION = re.compile(r"^\s*Duration: (N/A|(\d+):(\d{2}):(\d{2}(?:\.\d+)?))", re.MULTILINE)
 _STREAM = re.compile(
@@ -41,7 +41,7 @@ class StreamInfo:
 
 @dataclass(frozen=True)
 class MediaInfo:
-    path: Path
+    path: MediaInput  # a local file, or a source ffmpeg streams
     duration: float
     streams: tuple[StreamInfo, ...] = field(default_factory=tuple)
 
@@ -63,7 +63,7 @@ class MediaInfo:
 
 
 def probe(
-    path: str | Path, *, asset_id: str | None = None, exact: bool = True, expect_video: bool = False
+    path: str | MediaInput, *, asset_id: str | None = None, exact: bool = True, expect_video: bool = False
 ) -> MediaInfo:
     """Describe ``path``. Undecodable or stream-less files raise InvalidAssetError naming the asset.
 
@@ -72,14 +72,14 @@ def probe(
     ``expect_video`` (with ``exact``) reads the header and measures the video stream in one ffmpeg
     run instead of two; the result is the same, and a file without video is handled as usual.
     """
-    path = Path(path)
+    path = path if isinstance(path, RemoteInput) else Path(path)
     packets: str | None = None
     if exact and expect_video:
-        result = run_ffmpeg(["-nostats", "-i", str(path), *_VIDEO_PACKETS])
+        result = run_ffmpeg(["-nostats", *input_args(path), *_VIDEO_PACKETS])
         text = _input_section(result.stderr)
         packets = result.stdout if result.returncode == 0 else None
     else:
-        result = run_ffmpeg(["-i", str(path)])
+        result = run_ffmpeg(input_args(path))
         text = result.stderr
     streams = tuple(_parse_stream(m) for m in _STREAM.finditer(text))
     usable = [s for s in streams if s.kind == "audio" or (s.kind == "video" and not s.attached_picture)]
@@ -88,7 +88,7 @@ def probe(
     header = _header_duration(text)
     info = MediaInfo(path=path, duration=header or 0.0, streams=streams)
     if exact and info.has_video:
-        measured = _packet_duration(packets) if packets is not None else None
+        measured = packet_duration(packets) if packets is not None else None
         duration = measured if measured is not None else video_stream_duration(path, asset_id=asset_id)
     elif exact and (header is None or "Estimating duration from bitrate" in text):
         duration = decoded_audio_duration(path, asset_id=asset_id)
@@ -103,20 +103,26 @@ def probe(
 _VIDEO_PACKETS = ("-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-")
 
 
-def video_stream_duration(path: Path, *, asset_id: str | None = None) -> float:
+def video_packets_args(path: MediaInput) -> list[str]:
+    """ffmpeg's arguments (after the binary) that list the first video stream's packets on stdout;
+    :func:`packet_duration` reads the length from that listing, as :func:`probe` does."""
+    return ["-hide_banner", "-nostdin", "-loglevel", "error", *input_args(path), *_VIDEO_PACKETS]
+
+
+def video_stream_duration(path: MediaInput, *, asset_id: str | None = None) -> float:
     """Length of the first video stream from its packets, without decoding.
 
     The sum of packet durations is what a stream copy carries over (it is robust to B-frame
     reordering and to gaps at the tail); the pts span is the fallback when durations are absent.
     """
-    result = run_ffmpeg(["-loglevel", "error", "-i", str(path), *_VIDEO_PACKETS])
-    duration = _packet_duration(result.stdout) if result.returncode == 0 else None
+    result = run_ffmpeg(["-loglevel", "error", *input_args(path), *_VIDEO_PACKETS])
+    duration = packet_duration(result.stdout) if result.returncode == 0 else None
     if duration is None:
         raise InvalidAssetError(f"{_name(path, asset_id)}: the video stream cannot be read", asset_id=asset_id)
     return duration
 
 
-def _packet_duration(framecrc: str) -> float | None:
+def packet_duration(framecrc: str) -> float | None:
     """The stream length in a ``framecrc`` listing of one stream, or None if it lists no packets."""
     time_base: Fraction | None = None
     first, end, total = None, None, 0
@@ -141,10 +147,10 @@ def _input_section(stderr: str) -> str:
     return stderr[: min(cut)] if cut else stderr
 
 
-def decoded_audio_duration(path: Path, *, asset_id: str | None = None) -> float:
+def decoded_audio_duration(path: MediaInput, *, asset_id: str | None = None) -> float:
     """Decode the first audio stream to nowhere and read how much came out."""
     result = run_ffmpeg(
-        ["-loglevel", "error", "-i", str(path), "-map", "0:a:0", "-f", "null", "-", "-progress", "pipe:1"]
+        ["-loglevel", "error", *input_args(path), "-map", "0:a:0", "-f", "null", "-", "-progress", "pipe:1"]
     )
     times = _OUT_TIME.findall(result.stdout)
     if result.returncode != 0 or not times:
@@ -190,5 +196,5 @@ def _header_duration(text: str) -> float | None:
     return int(match[2]) * 3600 + int(match[3]) * 60 + float(match[4])
 
 
-def _name(path: Path, asset_id: str | None) -> str:
+def _name(path: MediaInput, asset_id: str | None) -> str:
     return f"asset {asset_id!r}" if asset_id else f"file {path.name!r}"

@@ -79,11 +79,18 @@ def render_job(record: dict[str, Any], runner: StepRunner, plan: RenderPlanSumma
     workdir = Path(tempfile.mkdtemp(prefix="autovid-render-"))
     pinned = expected_digests(spec, plan) if plan else {}
     fetcher = AssetFetcher(
-        workdir, settings=config.render, max_bytes=config.limits.max_asset_bytes, expected_digests=pinned
+        workdir,
+        settings=config.render,
+        max_bytes=config.limits.max_asset_bytes,
+        expected_digests=pinned,
+        stream_s3=True,  # the video is read from S3 as ffmpeg goes, not copied into /tmp
+        max_stream_bytes=config.limits.max_video_bytes,
     )
+    # ValidateJob measured the video's length on the bytes pinned here: it is not measured again.
+    measured = plan.videoDuration if plan and spec.assets.video.source in pinned else None
     try:
         with fetcher:
-            result = render(spec, workdir, progress, fetcher=fetcher)
+            result = render(spec, workdir, progress, fetcher=fetcher, video_duration=measured)
         key = f"{work_prefix(job_id)}{spec.output.filename}"
         storage.upload_file(result.output_path, runner.settings.bucket_name, key)
     finally:

@@ -71,7 +71,8 @@ class RenderPlanSummary(BaseModel):
     musicSlots: int = 0
     speech: list[SpeechEvent]
     audioEvents: int
-    # asset id -> "sha256:<hex>" of the bytes probed here; RenderVideo refuses any other bytes.
+    # asset id -> "sha256:<hex>" of the bytes probed here, or "etag:<ETag>" of a streamed S3 video;
+    # RenderVideo refuses any other bytes.
     assetDigests: dict[str, str] = {}
 
 
@@ -82,7 +83,13 @@ def validate_job(record: dict[str, Any], config: Config) -> RenderPlanSummary:
     check_sources(spec, settings.bucket_name)
     with (
         tempfile.TemporaryDirectory(prefix="autovid-validate-") as workdir,
-        AssetFetcher(Path(workdir), settings=config.render, max_bytes=config.limits.max_asset_bytes) as fetcher,
+        AssetFetcher(
+            Path(workdir),
+            settings=config.render,
+            max_bytes=config.limits.max_asset_bytes,
+            stream_s3=True,
+            max_stream_bytes=config.limits.max_video_bytes,
+        ) as fetcher,
     ):
         assets = validate_media(spec, fetcher)
         digests = asset_digests(spec, fetcher.digests)
