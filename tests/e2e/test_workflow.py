@@ -10,7 +10,6 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +21,6 @@ from autovid.aws.jobs import to_attribute_values
 from autovid.core.config import Limits
 from autovid.core.errors import TransientError
 from autovid.jobs.records import new_job_record
-from autovid.render import engine
 from autovid.render.probe import probe
 from autovid.spec import parse_spec
 from autovid_cli.targets import wait_for_job
@@ -237,58 +235,36 @@ def test_an_asset_replaced_after_validation_fails_the_render_naming_it(stack: St
     assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["PermanentError"]
 
 
-def _files_under(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file()]
-
-
-def test_the_video_is_streamed_not_copied_into_the_work_folder(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_video_is_streamed_not_copied_into_the_work_folder(stack: Stack) -> None:
     """While ffmpeg renders, the render's folder holds the audio and the output, never the video."""
-    clip = stack.files["clip"].read_bytes()
-    seen: list[dict] = []
-    real_run = engine.run_with_progress
-
-    def run_and_look(args, duration, report, *, log_path, **options):
-        workdir = log_path.parent.parent  # the fetcher's folder is inside the render's work folder
-        seen.append(
-            {
-                "inputs": [args[i + 1] for i, a in enumerate(args) if a == "-i"],
-                "files": {p.name: p.read_bytes() == clip for p in _files_under(workdir)},
-            }
-        )
-        return real_run(args, duration, report, log_path=log_path, **options)
-
-    monkeypatch.setattr(engine, "run_with_progress", run_and_look)
-    job = stack.run(stack.spec())
+    clip = hashlib.sha256(stack.files["clip"].read_bytes()).hexdigest()
+    with stack.doubles.on("ffmpeg"):
+        job = stack.run(stack.spec())
+        seen = stack.doubles.calls("ffmpeg")
 
     assert job["status"] == "completed", job["error"]
     (main,) = seen
     assert main["inputs"][0].startswith("http://127.0.0.1:"), "ffmpeg reads the video from the loopback stream"
-    assert not any(main["files"].values()), f"the video is in the work folder: {main['files']}"
+    assert clip not in main["files"].values(), f"the video is in the work folder: {main['files']}"
     assert any(name.endswith(".mp3") for name in main["files"]), "the music is downloaded"
 
 
-def test_a_video_replaced_during_the_render_fails_it_with_asset_changed(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _changed_clip(stack: Stack, key: str) -> dict[str, str]:
+    return {"bucket": stack.bucket, "key": key, "body": (stack.files["clip"].read_bytes() + b"\0").hex()}
+
+
+def test_a_video_replaced_during_the_render_fails_it_with_asset_changed(stack: Stack) -> None:
     """The stream reads only the version ValidateJob probed: replaced once the render has started
     (after the render's own probe), the next read answers 412 and the job fails, naming the video."""
-    s3 = stack.runtime.client("s3")
     key = f"assets/e2e/replaced-{uuid.uuid4().hex}.mp4"
-    s3.upload_file(str(stack.files["clip"]), stack.bucket, key)
-    real_run = engine.run_with_progress
-    runs: list[str] = []
-
-    def replace_then_run(args, duration, report, *, log_path, **options):
-        runs.append(key)
-        s3.put_object(Bucket=stack.bucket, Key=key, Body=stack.files["clip"].read_bytes() + b"\0")
-        return real_run(args, duration, report, log_path=log_path, **options)
-
-    monkeypatch.setattr(engine, "run_with_progress", replace_then_run)
+    stack.runtime.client("s3").upload_file(str(stack.files["clip"]), stack.bucket, key)
     spec = stack.spec()
     spec["assets"]["video"]["source"] = f"s3://{stack.bucket}/{key}"
-    job = stack.run(spec)
+    with stack.doubles.on("ffmpeg", replace=_changed_clip(stack, key)):
+        job = stack.run(spec)
+        runs = stack.doubles.calls("ffmpeg")
 
-    assert runs == [key], "a permanent error: RenderVideo ran once"
+    assert len(runs) == 1, "a permanent error: RenderVideo ran once"
     assert job["status"] == "failed"
     error = job["error"]
     assert (error["type"], error["state"]) == ("AssetChangedError", "RenderVideo")
@@ -298,26 +274,16 @@ def test_a_video_replaced_during_the_render_fails_it_with_asset_changed(
     assert keys_under(stack, f"work/{job['jobId']}/") == []
 
 
-def test_a_video_replaced_between_validation_and_render_is_refused_before_any_read(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_video_replaced_between_validation_and_render_is_refused_before_any_read(stack: Stack) -> None:
     """RenderVideo opens the stream only on the ETag ValidateJob pinned: a video replaced in between
     fails at the first request (412), before anything is rendered."""
-    s3 = stack.runtime.client("s3")
     key = f"assets/e2e/swapped-{uuid.uuid4().hex}.mp4"
-    s3.upload_file(str(stack.files["clip"]), stack.bucket, key)
-    real_render = render_video.render
-    ffmpeg_runs: list[list[str]] = []
-    monkeypatch.setattr(engine, "run_with_progress", lambda args, *a, **k: ffmpeg_runs.append(args))
-
-    def swap_then_render(spec, workdir, progress, **options):
-        s3.put_object(Bucket=stack.bucket, Key=key, Body=stack.files["clip"].read_bytes() + b"\0")
-        return real_render(spec, workdir, progress, **options)
-
-    monkeypatch.setattr(render_video, "render", swap_then_render)
+    stack.runtime.client("s3").upload_file(str(stack.files["clip"]), stack.bucket, key)
     spec = stack.spec()
     spec["assets"]["video"]["source"] = f"s3://{stack.bucket}/{key}"
-    job = stack.run(spec)
+    with stack.doubles.on("render", replace=_changed_clip(stack, key)), stack.doubles.on("ffmpeg", skip=True):
+        job = stack.run(spec)
+        ffmpeg_runs = stack.doubles.calls("ffmpeg")
 
     assert job["status"] == "failed"
     error = job["error"]

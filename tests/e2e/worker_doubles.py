@@ -8,6 +8,11 @@ the test turns it on by writing ``<name>.json`` in the folder ``E2E_DOUBLES_DIR`
   fails the first ``failCalls`` calls with ``UpstreamUnavailableError("<failMessage> (call n)")``;
   with ``hold`` (``before`` or ``after`` the real render) writes ``render.held`` and waits for
   ``render.release`` (at most ``holdSeconds``); writes ``render.finished`` when it returns.
+* ``ffmpeg``: ``engine.run_with_progress`` (the render's main ffmpeg run) records its ``-i``
+  inputs and the SHA-256 of each file in the render's folder at that moment; with ``replace``
+  (``bucket``, ``key``, ``body`` as hex) first overwrites that S3 object; with ``skip`` it does
+  not run ffmpeg at all.
+* ``render`` also takes ``replace`` (as ``ffmpeg``'s), applied before the real render starts.
 * ``copy``: ``storage.copy_object`` raises ``MemoryError`` on its first call.
 * ``throttle``: ``JobsTable.update`` to ``completed`` fails once, throttled.
 * ``resolver``: ``netguard.system_resolver`` resolves ``host`` to ``address`` and logs each name.
@@ -28,7 +33,7 @@ FOLDER = Path(os.environ["E2E_DOUBLES_DIR"])
 CODE = Path(os.environ["LAMBDA_TASK_ROOT"]).name  # which function this worker runs
 
 
-def options(name: str) -> dict[str, Any] | None:
+def _options(name: str) -> dict[str, Any] | None:
     try:
         return json.loads((FOLDER / f"{name}.json").read_text())
     except FileNotFoundError:
@@ -46,8 +51,38 @@ def hold(name: str, seconds: float) -> None:
     """Until released, turned off, or ``seconds`` have passed."""
     (FOLDER / f"{name}.held").touch()
     deadline = time.monotonic() + seconds
-    while options(name) is not None and not (FOLDER / f"{name}.release").exists() and time.monotonic() < deadline:
+    while _options(name) is not None and not (FOLDER / f"{name}.release").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def replace_object(spec: dict[str, Any] | None) -> None:
+    """Overwrite an S3 object, through the stack's endpoint (the worker's own environment)."""
+    if spec:
+        import boto3
+
+        boto3.client("s3").put_object(Bucket=spec["bucket"], Key=spec["key"], Body=bytes.fromhex(spec["body"]))
+
+
+def double_ffmpeg() -> None:
+    import hashlib
+
+    from autovid.render import engine
+
+    real = engine.run_with_progress
+
+    def run_with_progress(args: list[str], *rest: Any, log_path: Path, **options: Any) -> Any:
+        opts = _options("ffmpeg")
+        if opts is None:
+            return real(args, *rest, log_path=log_path, **options)
+        workdir = log_path.parent.parent  # the fetcher's folder is inside the render's work folder
+        files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in workdir.rglob("*") if p.is_file()}
+        record("ffmpeg", {"inputs": [args[i + 1] for i, a in enumerate(args) if a == "-i"], "files": files})
+        replace_object(opts.get("replace"))
+        if opts.get("skip"):
+            return None
+        return real(args, *rest, log_path=log_path, **options)
+
+    engine.run_with_progress = run_with_progress
 
 
 def double_render() -> None:
@@ -57,7 +92,7 @@ def double_render() -> None:
     real = render_video.render
 
     def render(spec: Any, workdir: Any, progress: Any, **kwargs: Any) -> Any:
-        opts = options("render")
+        opts = _options("render")
         if opts is None:
             return real(spec, workdir, progress, **kwargs)
         calls = record("render", {"audio0": spec.assets.audio[0].source})
@@ -66,6 +101,7 @@ def double_render() -> None:
                 raise UpstreamUnavailableError(f"{opts['failMessage']} (call {calls})")
             if opts.get("hold") == "before":
                 hold("render", opts.get("holdSeconds", 30))
+            replace_object(opts.get("replace"))
             result = real(spec, workdir, progress, **kwargs)
             if opts.get("hold") == "after":
                 hold("render", opts.get("holdSeconds", 30))
@@ -82,7 +118,7 @@ def double_copy() -> None:
     real = storage.copy_object
 
     def copy_object(*args: Any) -> None:
-        if options("copy") is not None and record("copy", list(args)) == 1:
+        if _options("copy") is not None and record("copy", list(args)) == 1:
             raise MemoryError("the upload Lambda was killed before its copy")
         real(*args)
 
@@ -99,7 +135,7 @@ def double_jobs_table() -> None:
 
     def update(self: Any, job_id: str, **request: Any) -> Any:
         completing = request["values"].get(":new") == "completed"
-        if completing and options("throttle") is not None and not (FOLDER / "throttle.log").exists():
+        if completing and _options("throttle") is not None and not (FOLDER / "throttle.log").exists():
             record("throttle", job_id)
             error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}}
             raise_for_client_error(ClientError(error, "UpdateItem"), "DynamoDB UpdateItem")
@@ -115,14 +151,14 @@ def double_fetches() -> None:
     real_resolver, real_download = netguard.system_resolver, s3_assets.download_object
 
     def resolver(host: str, port: int) -> list[str]:
-        opts = options("resolver")
+        opts = _options("resolver")
         if opts is None:
             return real_resolver(host, port)
         record("resolver", host)
         return [opts["address"]] if host == opts["host"] else real_resolver(host, port)
 
     def download_object(bucket: str, key: str, *args: Any, **kwargs: Any) -> int:
-        if options("downloads") is not None:
+        if _options("downloads") is not None:
             record("downloads", f"s3://{bucket}/{key}")
         return real_download(bucket, key, *args, **kwargs)
 
@@ -134,7 +170,7 @@ def double_connect() -> None:
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
 
     def guarded(address: Any) -> None:
-        opts = options("connect")
+        opts = _options("connect")
         if opts is None:
             return
         record("connect", list(address) if isinstance(address, tuple) else address)
@@ -159,5 +195,6 @@ if CODE in ("render_video", "validate_job"):
     double_fetches()
 if CODE == "render_video":
     double_render()
+    double_ffmpeg()
 if CODE == "upload_output":
     double_copy()
