@@ -180,20 +180,22 @@ def test_the_function_log_frames_a_crash_like_any_error(runtime):
 # --- the stack killed -----------------------------------------------------------------------------
 
 
-def start_stack(scratch: Path, logs: Path, pid_file: Path | None = None) -> tuple[subprocess.Popen, dict]:
-    command = [sys.executable, str(WORKERS / "run_stack.py"), str(scratch), str(logs)]
-    process = subprocess.Popen([*command, *([str(pid_file)] if pid_file else [])], stdout=subprocess.PIPE, text=True)
+def start_stack(scratch: Path, logs: Path, *probe: str) -> tuple[subprocess.Popen, dict]:
+    command = [sys.executable, str(WORKERS / "run_stack.py"), str(scratch), str(logs), *probe]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline() if process.stdout else ""
     assert line, "the stack started"
     return process, json.loads(line)
 
 
-def test_workers_and_their_children_die_with_a_killed_stack_and_the_next_start_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("worker", ["idle", "busy"])
+def test_workers_and_their_children_die_with_a_killed_stack_and_the_next_start_leaves_nothing(tmp_path, worker):
+    """An idle worker sees its requests pipe end; a busy one gets the parent-death signal."""
     scratch, logs, pid_file = tmp_path / "run", tmp_path / "logs", tmp_path / "pids"
-    stack, ready = start_stack(scratch, logs, pid_file)
+    stack, _ = start_stack(scratch, logs, str(pid_file), worker)
     try:
         worker_pid, child_pid = map(int, pid_file.read_text().split())
-        first_tempdir = Path(ready["tempdir"])
+        [first_tempdir] = [entry for entry in scratch.iterdir() if entry.name.startswith("ProbeA-")]
         (first_tempdir / "left-over").write_text("from the first run")
         assert alive(worker_pid) and alive(child_pid)
 
@@ -201,7 +203,7 @@ def test_workers_and_their_children_die_with_a_killed_stack_and_the_next_start_l
         stack.wait()
 
         wait_until(
-            lambda: not alive(worker_pid) and not alive(child_pid), timeout=10, what="the worker and its child to die"
+            lambda: not alive(worker_pid) and not alive(child_pid), timeout=30, what="the worker and its child to die"
         )
     finally:
         if stack.poll() is None:

@@ -16,8 +16,9 @@ stdout, so a handler printing cannot corrupt it:
    flushes, writes the end marker, then answers ``{"payload": "<json>"}`` or ``{"error": {...}}``.
    ``"retire": true`` asks the parent to replace this worker (after running out of memory).
 
-When the parent dies, even by SIGKILL, the kernel sends this process ``SIGTERM``
-(``PR_SET_PDEATHSIG``); its handler kills the worker's whole process group, ffmpeg included.
+When the parent dies, even by SIGKILL, the requests pipe ends and the kernel sends this process
+``SIGTERM`` (``PR_SET_PDEATHSIG``): whichever the worker sees first (the end of the pipe while
+idle, the signal while a handler runs), it kills its whole process group, ffmpeg included.
 """
 
 from __future__ import annotations
@@ -192,6 +193,10 @@ def main(argv: list[str]) -> None:
     worker = _Worker(int(arguments["--requests"]), int(arguments["--results"]))
     worker.initialise()
     worker.serve()
+    # The requests pipe ended (the parent closed it or died: the kernel closes a dying process's
+    # files before it sends the parent-death signal) or this worker retires: nothing it started
+    # may outlive it.
+    os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
 if __name__ == "__main__":
