@@ -128,7 +128,7 @@ def startup_summary(runtime: Any, console_url: str | None = None) -> dict[str, A
         "environment": runtime.client_environment(),
         "stateMachines": runtime.stack.state_machine_arns,
         "apiKeyRequired": bool(runtime.api_key),
-        # Generated secrets (GenerateSecretString) change every start; webhook receivers need them.
+        # Generated secrets (GenerateSecretString), kept in the state folder; webhook receivers need them.
         "secrets": dict(runtime.stack.secrets),
         "stateDir": str(runtime.durable.path) if runtime.durable is not None else None,
     }

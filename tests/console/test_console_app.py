@@ -4,6 +4,7 @@ bad input, with Starlette's TestClient and a Step Functions client that records 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,8 +169,10 @@ def test_autovid_up_json_names_the_console_url() -> None:
         outputs=dict,
         client_environment=dict,
         stack=SimpleNamespace(state_machine_arns={}, secrets={}),
+        durable=SimpleNamespace(path=Path(".autovid/state")),
     )
-    assert startup_summary(runtime, "http://127.0.0.1:3001")["consoleUrl"] == "http://127.0.0.1:3001"
+    summary = startup_summary(runtime, "http://127.0.0.1:3001")
+    assert (summary["consoleUrl"], summary["stateDir"]) == ("http://127.0.0.1:3001", ".autovid/state")
 
 
 def test_autovid_console_without_a_stack_says_what_to_do(tmp_path) -> None:
