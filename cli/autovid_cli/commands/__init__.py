@@ -18,3 +18,14 @@ def lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
         return getattr(importlib.import_module(module), function)(args)
 
     return run
+
+
+def positive_int(text: str) -> int:
+    """An argument type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value

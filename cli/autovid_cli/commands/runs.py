@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from autovid_cli.commands import lazy
+from autovid_cli.commands import lazy, positive_int
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,16 +29,6 @@ def add_runs_command(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON lines, one per execution")
     add_target_arguments(parser)
     parser.set_defaults(run=lazy("autovid_cli.runs", "run_runs"))
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
-    return value
 
 
 def add_history_command(subparsers: Any) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from autovid_cli.commands import lazy
+from autovid_cli.commands import lazy, positive_int
 
 LOCAL_STACK_NAME = "auto-vid-local"
 #: Where the local stack writes each function's log.
@@ -85,16 +85,6 @@ def add_up_command(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the endpoints and outputs as one JSON line")
     parser.set_defaults(run=lazy("autovid_cli.up", "run_up"))
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
 
 
 def name_value(text: str) -> tuple[str, str]:
