@@ -183,11 +183,11 @@ def create_app(console: Console, *, host: str = "127.0.0.1") -> Starlette:
         status = request.query_params.get("status") or None
         redrive = request.query_params.get("redrive") or None
         token = request.query_params.get("next") or None
-        error, rows, next_token = None, [], None
+        error, rows, next_token, code = None, [], None, 200
         if status and status not in EXECUTION_STATUSES:
-            error = f"status: must be one of {', '.join(EXECUTION_STATUSES)}"
+            error, code = f"status: must be one of {', '.join(EXECUTION_STATUSES)}", 400
         elif redrive and redrive not in REDRIVE_FILTERS:
-            error = f"redrive: must be one of {', '.join(REDRIVE_FILTERS)}"
+            error, code = f"redrive: must be one of {', '.join(REDRIVE_FILTERS)}", 400
         else:
             try:
                 rows, next_token = list_runs_page(
@@ -199,7 +199,7 @@ def create_app(console: Console, *, host: str = "127.0.0.1") -> Starlette:
         return page(
             request,
             "executions.html",
-            400 if error and error.startswith(("status:", "redrive:")) else 200,
+            code,
             rows=rows,
             status=status,
             redrive=redrive,
@@ -361,9 +361,9 @@ def create_app(console: Console, *, host: str = "127.0.0.1") -> Starlette:
     def jobs(request: Request) -> Response:
         status = request.query_params.get("status") or None
         token = request.query_params.get("next") or None
-        error, listed, next_token = None, [], None
+        error, listed, next_token, code = None, [], None, 200
         if status and status not in JOB_STATUSES:
-            error = f"status: must be one of {', '.join(JOB_STATUSES)}"
+            error, code = f"status: must be one of {', '.join(JOB_STATUSES)}", 400
         else:
             try:
                 answer = console.target.api().list_jobs(status=status, limit=PAGE_SIZE, nextToken=token)
@@ -378,7 +378,7 @@ def create_app(console: Console, *, host: str = "127.0.0.1") -> Starlette:
         return page(
             request,
             "jobs.html",
-            400 if error and error.startswith("status:") else 200,
+            code,
             jobs=listed,
             status=status,
             statuses=JOB_STATUSES,
