@@ -1,4 +1,4 @@
-"""Changes to moto's CloudFormation, each a named :class:`~sam_emulator.stepfunctions.patches.Patch`.
+"""Changes to moto's CloudFormation, each a named :class:`~sam_emulator.moto_patch.Patch`.
 
 Why not a stack in moto's own backend: moto's CreateStack provisions the template itself (and
 knows no SAM transform), and its stack object builds its resources from the template when made.
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sam_emulator.cloudformation.stack import LocalStack
-from sam_emulator.stepfunctions.patches import Patch
+from sam_emulator.moto_patch import Patch
 
 #: ListStackResources answers at most this many summaries per page, as CloudFormation does.
 RESOURCES_PAGE_SIZE = 100

@@ -82,6 +82,19 @@ Patches:
     (:mod:`sam_emulator.stepfunctions.execution_logs`; moto never opens one). The start patch
     wraps ``unnamed-start-execution`` and so comes after it.
 
+``parsed-definition-cache``
+    moto parses the state machine's definition with its ANTLR grammar at the start of every
+    execution, the largest single cost of a short execution. The parse tree of a definition is
+    kept (the most recent few definitions); each execution still builds its own program from it.
+
+``shared-task-clients``
+    moto's interpreter makes a new boto3 client for every Task it runs (about 20 ms each). The
+    clients are kept, one per service, region and endpoint; boto3 clients are safe to share
+    between threads.
+
+``moto-module-list``
+    moto's server lists its package folder on disk to route every request; the list is read once.
+
 ``server-start`` (not a replacement: :func:`start_moto_server` drives ``ThreadedMotoServer``)
     ``ThreadedMotoServer.start`` waits without a timeout for its thread to bind; when the port
     is taken the thread dies and ``start`` never returns. We check the port first, run the
@@ -92,7 +105,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import inspect
 import json
 import logging
 import socket
@@ -100,10 +112,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sam_emulator.errors import LocalRuntimeError, MotoPatchError, PortInUseError
+from sam_emulator.moto_patch import Patch
 from sam_emulator.sqs.message_moves import MessageMoveError, MessageMoveTasks, remember_origin
 from sam_emulator.stepfunctions.api_actions import aws_error, build_test_state, build_validate_state_machine_definition
 from sam_emulator.stepfunctions.execution_logs import logging_session_for
@@ -143,64 +155,6 @@ class ExecutionListener(Protocol):
     def execution_finished(self, execution: Any) -> None: ...
 
     def execution_redriven(self, execution: Any) -> None: ...
-
-
-@dataclass
-class Patch:
-    """Replace ``owner.attribute`` while installed; ``check`` verifies moto still fits."""
-
-    name: str
-    owner: Callable[[], Any]
-    attribute: str
-    expected_parameters: tuple[str, ...] | None
-    build: Callable[[Any], Any]
-    #: True for an addition: moto must not have the attribute (when it gains one, review the patch).
-    adds: bool = False
-    _saved: Any = None
-
-    def target(self) -> tuple[Any, Any]:
-        try:
-            owner = self.owner()
-        except ImportError as error:
-            raise MotoPatchError(self.name, f"cannot import the patched module: {error}") from error
-        if self.adds:
-            present = getattr(owner, self.attribute, None)
-            if present is not None and getattr(present, "_added_by", None) != self.name:
-                raise MotoPatchError(
-                    self.name, f"{owner!r} now has '{self.attribute}': moto implements it; review this patch"
-                )
-            return owner, None
-        if not hasattr(owner, self.attribute):
-            raise MotoPatchError(self.name, f"{owner!r} has no attribute '{self.attribute}'")
-        return owner, getattr(owner, self.attribute)
-
-    def check(self) -> None:
-        _owner, original = self.target()
-        if self.expected_parameters is None or self.adds:
-            return
-        actual = tuple(inspect.signature(original).parameters)
-        if actual != self.expected_parameters:
-            raise MotoPatchError(
-                self.name, f"{self.attribute} parameters changed: expected {self.expected_parameters}, got {actual}"
-            )
-
-    def apply(self) -> None:
-        self.check()
-        owner, original = self.target()
-        self._saved = (owner, original)
-        replacement = self.build(original)
-        if self.adds:
-            replacement._added_by = self.name  # so a check while installed knows it is ours
-        setattr(owner, self.attribute, replacement)
-
-    def undo(self) -> None:
-        if self._saved is not None:
-            owner, original = self._saved
-            if self.adds:
-                delattr(owner, self.attribute)
-            else:
-                setattr(owner, self.attribute, original)
-            self._saved = None
 
 
 # --- owners (imported lazily so importing this module stays cheap) -----------------------------
@@ -301,6 +255,80 @@ def _state_module() -> Any:
     from moto.stepfunctions.parser.asl.component.state import state
 
     return state
+
+
+def _asl_parser() -> Any:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    return AmazonStateLanguageParser
+
+
+def _task_client_module() -> Any:
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    return boto_client
+
+
+def _moto_backends() -> Any:
+    from moto import backends
+
+    return backends
+
+
+#: How many definitions' parse trees are kept (one per state machine version in use).
+PARSED_DEFINITIONS_KEPT = 32
+
+
+def _build_parse(original: Callable[..., Any]) -> Any:
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    trees: collections.OrderedDict[str, Any] = collections.OrderedDict()
+    lock = threading.Lock()
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        with lock:
+            tree = trees.get(definition)
+            if tree is not None:
+                trees.move_to_end(definition)
+        if tree is None:
+            program, tree = original(definition)  # a definition that does not parse raises every time
+            with lock:
+                trees[definition] = tree
+                while len(trees) > PARSED_DEFINITIONS_KEPT:
+                    trees.popitem(last=False)
+            return program, tree
+        return Preprocessor().visit(tree), tree  # components of its own for every execution
+
+    return staticmethod(parse)
+
+
+_CLIENT_KEY = ("service_name", "region_name", "endpoint_url", "aws_access_key_id")
+
+
+class SharedClients:
+    """Stands in for the ``boto3`` module of moto's task client factory: one client per service,
+    region, endpoint and key, made on first use."""
+
+    def __init__(self, boto3_module: Any):
+        self._boto3 = boto3_module
+        self._clients: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, **arguments: Any) -> Any:
+        key = tuple(arguments.get(name) for name in _CLIENT_KEY)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = self._boto3.client(**arguments)
+        return client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._boto3, name)
+
+
+def _build_module_list(original: Callable[[], Any]) -> Callable[[], tuple[str, ...]]:
+    names = tuple(original())
+    return lambda: names
 
 
 def aws_timestamp(iso_text: str) -> str:
@@ -623,6 +651,11 @@ class MotoPatches:
                 ("self",),
                 _build_execution_worker,
             ),
+        ]
+        patches += [
+            Patch("parsed-definition-cache", _asl_parser, "parse", ("definition",), _build_parse),
+            Patch("shared-task-clients", _task_client_module, "boto3", None, SharedClients),
+            Patch("moto-module-list", _moto_backends, "list_of_moto_modules", (), _build_module_list),
         ]
         if self._wait_scale != 1.0:
             patches += [
