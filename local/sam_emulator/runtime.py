@@ -42,6 +42,7 @@ from sam_emulator.awslambda.scratch import ScratchFolder
 from sam_emulator.cloudformation.patches import stack_patches
 from sam_emulator.cloudformation.stack import LocalStack, StackOutput, StackResource, localize_api_urls
 from sam_emulator.cloudwatch.alarms import AlarmEvaluator
+from sam_emulator.dynamodb.patches import dynamodb_patches
 from sam_emulator.errors import LocalRuntimeError, RuntimeAlreadyRunningError, TemplateError
 from sam_emulator.event_sources.pipes import SqsToStateMachinePipe
 from sam_emulator.event_sources.rules import (
@@ -192,6 +193,9 @@ class LocalRuntime:
         )
         self._patches.install()
         self._stops.append(self._patches.uninstall)
+        for patch in dynamodb_patches():
+            patch.apply()
+            self._stops.append(patch.undo)
         self.stack = Provisioner(self.template, client=self.client).provision()
         if self.durable is not None:
             self._patches.history_sink = self.durable.history_event

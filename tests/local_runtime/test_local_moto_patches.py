@@ -10,17 +10,18 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from autovid.core.errors import TransientError
+from sam_emulator.dynamodb.patches import dynamodb_patches
 from sam_emulator.errors import MotoPatchError
 from sam_emulator.stepfunctions.patches import ScaledClock, all_patches
 from sam_emulator.testing import TEST_WAIT_SCALE, run_execution, wait_until
 
 
-@pytest.mark.parametrize("patch", all_patches(), ids=lambda patch: patch.name)
+@pytest.mark.parametrize("patch", all_patches() + dynamodb_patches(), ids=lambda patch: patch.name)
 def test_patched_moto_internal_still_has_the_expected_shape(patch):
     try:
         patch.check()
     except MotoPatchError as error:
-        pytest.fail(f"{error} - see sam_emulator/moto_patches.py")
+        pytest.fail(f"{error} - see the patch's module")
 
 
 def test_in_process_lambda_invoke(runtime):
