@@ -218,3 +218,42 @@ def test_stop_wins_over_a_late_task_failure(runtime):
         lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d, what="the stop"
     )
     assert description["status"] == "ABORTED", f"moto patch 'stop-wins' did not keep the stop: {description}"
+
+
+def _installed(name: str):
+    [patch] = [p for p in all_patches() if p.name == name]
+    patch.apply()
+    return patch
+
+
+def test_a_definition_is_parsed_once_and_every_execution_gets_its_own_program():
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    patch = _installed("parsed-definition-cache")
+    try:
+        first_program, first_tree = AmazonStateLanguageParser.parse(definition)
+        second_program, second_tree = AmazonStateLanguageParser.parse(definition)
+        for _ in range(2):  # a definition that does not parse is refused every time
+            with pytest.raises(ASLParserException):
+                AmazonStateLanguageParser.parse('{"StartAt": ')
+    finally:
+        patch.undo()
+    assert second_tree is first_tree
+    assert second_program is not first_program
+    assert type(second_program) is type(first_program)
+    assert AmazonStateLanguageParser.parse(definition)[1] is not first_tree, "undone: moto parses again"
+
+
+def test_task_clients_are_made_once_per_service_and_endpoint():
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    patch = _installed("shared-task-clients")
+    try:
+        first, again = boto_client_for("us-east-1", "lambda"), boto_client_for("us-east-1", "lambda")
+        other_service, other_region = boto_client_for("us-east-1", "sqs"), boto_client_for("eu-west-1", "lambda")
+    finally:
+        patch.undo()
+    assert again is first
+    assert len({id(first), id(other_service), id(other_region)}) == 3
+    assert boto_client_for("us-east-1", "lambda") is not first, "undone: a new client per call again"

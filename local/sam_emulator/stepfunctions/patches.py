@@ -105,6 +105,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import json
 import logging
 import socket
@@ -282,21 +283,11 @@ PARSED_DEFINITIONS_KEPT = 32
 def _build_parse(original: Callable[..., Any]) -> Any:
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
-    trees: collections.OrderedDict[str, Any] = collections.OrderedDict()
-    lock = threading.Lock()
+    # A definition that does not parse raises, and so is never kept.
+    parse_tree = functools.lru_cache(maxsize=PARSED_DEFINITIONS_KEPT)(lambda definition: original(definition)[1])
 
     def parse(definition: str) -> tuple[Any, Any]:
-        with lock:
-            tree = trees.get(definition)
-            if tree is not None:
-                trees.move_to_end(definition)
-        if tree is None:
-            program, tree = original(definition)  # a definition that does not parse raises every time
-            with lock:
-                trees[definition] = tree
-                while len(trees) > PARSED_DEFINITIONS_KEPT:
-                    trees.popitem(last=False)
-            return program, tree
+        tree = parse_tree(definition)
         return Preprocessor().visit(tree), tree  # components of its own for every execution
 
     return staticmethod(parse)
